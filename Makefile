@@ -1,0 +1,48 @@
+# make demo: run the README story on a real reactor.   make test: every check.
+# Both set themselves up on a fresh machine: .venv, the package with its extras,
+# and Graphviz's `dot` (Debian's package) when it is missing.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint typecheck pytest bench docs graphviz clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Graphviz (Debian package 'graphviz') for the dot binary"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq graphviz >/dev/null; \
+	  else \
+	    echo "Graphviz's dot is missing and apt-get is not available: install Graphviz (https://graphviz.org/download/)"; exit 1; \
+	  fi; }
+
+demo: $(STAMP) graphviz
+	$(PY) examples/readme_story.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP) graphviz
+	rm -f .coverage .coverage.*
+	$(VENV)/bin/coverage run -m pytest -q -p no:cacheprovider tests README.md
+	$(VENV)/bin/coverage combine -q
+	$(VENV)/bin/coverage report
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .hypothesis

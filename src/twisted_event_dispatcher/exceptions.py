@@ -1,0 +1,58 @@
+"""Exceptions raised by :mod:`twisted_event_dispatcher`.
+
+Bad *input* (an unknown phase, a keyword that is not allowed, an unhashable
+value) raises :class:`ValueError` or :class:`TypeError` at once, at the call
+site.  The exceptions here describe *conditions* and arrive through the
+Deferreds the dispatcher returns.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.defer import TimeoutError as _DeferredTimeoutError
+
+__all__ = ["DispatcherNotRunning", "HandlerTimedOut", "QueueFull", "UnknownHandlerError"]
+
+
+class UnknownHandlerError(KeyError):
+    """No handler is registered under the given id.
+
+    Raised (through the returned Deferred) by
+    :meth:`~twisted_event_dispatcher.EventDispatcher.remove_event_handler` for
+    an id that never was registered, was removed already, or was removed
+    automatically (its weak referent was collected, or it used up its
+    ``max_calls``).
+
+    .. versionadded:: 1.0
+    """
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument with repr(); ours is a sentence.
+        return str(self.args[0]) if self.args else ""
+
+
+class DispatcherNotRunning(RuntimeError):
+    """An event was fired while the dispatcher was not running.
+
+    Only raised when the dispatcher was built with ``when_stopped="error"``.
+
+    .. versionadded:: 1.0
+    """
+
+
+class QueueFull(RuntimeError):
+    """An event could not be queued because ``max_queued`` runs already wait.
+
+    .. versionadded:: 1.0
+    """
+
+
+class HandlerTimedOut(_DeferredTimeoutError):
+    """A handler's result did not settle within its timeout.
+
+    It is the ``failure`` of a :class:`~twisted_event_dispatcher.HandlerOutcome`
+    whose status is ``timed_out``.  It subclasses Twisted's
+    :class:`twisted.internet.defer.TimeoutError`, so code that traps that
+    keeps working.
+
+    .. versionadded:: 1.0
+    """

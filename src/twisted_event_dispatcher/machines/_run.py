@@ -1,0 +1,484 @@
+"""The per-run machine: one instance carries one ``fire_event`` through the phases.
+
+The machine is built once per phase configuration by :func:`make_run_machine`
+and instantiated per run.  Its states are ``waiting`` (for its turn),
+``phase:<name>`` for each configured phase, and the end states
+``completed``, ``aborted``, ``cancelled`` and ``dropped``.
+
+Entering a phase state calls that phase's handlers (the state's data factory
+does it, as Twisted's ``ClientService`` starts a connection attempt in its
+``Connecting`` factory).  A handler whose result has already settled when it
+returns is recorded on the spot; each result still pending is an input,
+``settle``, when it settles.  When nothing is pending any more, the phase
+feeds the machine ``phase_drained`` (or ``phase_failed``, when the run aborts
+on handler errors), which moves it to the next phase or to an end state.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any, Final, Protocol, final
+
+from automat import TypeMachine, TypeMachineBuilder
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.python.failure import Failure
+
+from twisted_event_dispatcher.exceptions import HandlerTimedOut
+from twisted_event_dispatcher.runtime._records import EventRun, HandlerOutcome
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
+
+    from twisted_event_dispatcher.runtime._registry import Matches, Registration
+    from twisted_event_dispatcher.typing import OutcomeStatus, RunStatus
+
+__all__ = [
+    "CURRENT_RUN",
+    "END_STATES",
+    "RunCore",
+    "RunHost",
+    "RunInputs",
+    "make_run_machine",
+    "phase_state_name",
+]
+
+CURRENT_RUN: Final[contextvars.ContextVar[RunCore | None]] = contextvars.ContextVar(
+    "twisted_event_dispatcher.current_run", default=None
+)
+"""The run whose handler is executing; Twisted carries it into coroutines and inlineCallbacks."""
+
+END_STATES: Final = ("completed", "aborted", "cancelled", "dropped")
+
+
+def phase_state_name(phase: str) -> str:
+    """Return the name of the machine state that runs *phase*'s handlers."""
+    return f"phase:{phase}"
+
+
+class RunInputs(Protocol):
+    """The inputs of a run machine."""
+
+    def begin(self) -> None:
+        """The run's turn has come: enter the first phase."""
+
+    def drop(self) -> None:
+        """The dispatcher is stopped and drops the run unstarted."""
+
+    def settle(self, call: PendingCall, outcome: HandlerOutcome) -> None:
+        """A handler result that was pending has settled with *outcome*."""
+
+    def phase_drained(self) -> None:
+        """Feedback: every handler of the current phase has settled."""
+
+    def phase_failed(self) -> None:
+        """Feedback: the current phase has settled with failures, and the run aborts."""
+
+    def cancel(self) -> None:
+        """The run's Deferred was cancelled."""
+
+
+class RunHost(Protocol):
+    """What a run needs of the dispatcher that fired it."""
+
+    @property
+    def clock(self) -> IReactorTime:
+        """The reactor whose clock times handlers and runs out timeouts."""
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        """The configured phases, in order."""
+
+    @property
+    def abort_on_error(self) -> bool:
+        """Whether a phase with a failed handler skips the remaining phases."""
+
+    @property
+    def handler_timeout(self) -> float | None:
+        """The default timeout for pending handler results, in seconds."""
+
+    def exhaust(self, reg: Registration) -> None:
+        """Remove *reg*, which is being given its last call."""
+
+    def run_ended(self, core: RunCore, result: EventRun) -> None:
+        """*core* has reached an end state: do the bookkeeping and deliver *result*."""
+
+
+@dataclass(eq=False, slots=True)
+class RunCore:
+    """The state one run shares across its machine's states."""
+
+    host: RunHost
+    run_id: str
+    parent: RunCore | None
+    event: Any
+    details: dict[str, Any]
+    log: Any
+    debug: bool
+    matches: Matches | None = None
+    generation: int = -1
+    began: bool = False
+    started: float = 0.0
+    status: RunStatus | None = None
+    outcomes: list[HandlerOutcome] = field(default_factory=list)
+    deferred: Deferred[EventRun] = field(init=False)
+    inputs: RunInputs = field(init=False)
+
+    @property
+    def parent_run_id(self) -> str | None:
+        """The id of the run whose handler fired this one."""
+        return None if self.parent is None else self.parent.run_id
+
+
+@final
+class PhaseRun:
+    """The data of a phase state: the handler results it still waits for."""
+
+    __slots__ = ("failed", "index", "name", "pending")
+
+    def __init__(self, index: int, name: str) -> None:
+        self.index: Final = index
+        self.name: Final = name
+        self.pending: dict[PendingCall, None] = {}
+        self.failed = False
+
+
+def _check(failure: Failure, error: type[BaseException]) -> bool:
+    """Typed :meth:`Failure.check` (Twisted leaves it unannotated)."""
+    return failure.check(error) is not None  # type: ignore[no-untyped-call]
+
+
+_CALLING: Final = 0
+_WAITING: Final = 1
+_DONE: Final = 2
+
+
+@final
+class PendingCall:
+    """One handler call whose result is a Deferred; its callbacks report the settlement."""
+
+    __slots__ = ("core", "deferred", "handler_id", "name", "outcome", "phase", "started", "state")
+
+    def __init__(self, core: RunCore, reg: Registration, started: float) -> None:
+        self.core: Final = core
+        self.handler_id: Final = reg.handler_id
+        self.name: Final = reg.name
+        self.phase: Final = reg.phase
+        self.started: Final = started
+        self.state = _CALLING
+        self.outcome: HandlerOutcome | None = None
+        self.deferred: Deferred[Any] | None = None
+
+    def succeeded(self, result: object) -> None:
+        """Callback of the handler's Deferred."""
+        self._settle("succeeded", result, None)
+
+    def failed(self, failure: Failure) -> None:
+        """Errback of the handler's Deferred; consumes the failure, which the run records."""
+        status: OutcomeStatus = "timed_out" if _check(failure, HandlerTimedOut) else "failed"
+        self._settle(status, None, failure)
+
+    def timed_out(self, result: object, timeout: float) -> object:
+        """``onTimeoutCancel`` for :meth:`Deferred.addTimeout`: cancellation becomes a timeout."""
+        if isinstance(result, Failure) and _check(result, CancelledError):
+            raise HandlerTimedOut(
+                f"handler {self.name} (id {self.handler_id}) in phase {self.phase!r} "
+                f"did not settle within {timeout} seconds"
+            )
+        return result
+
+    def _settle(self, status: OutcomeStatus, result: object, failure: Failure | None) -> None:
+        outcome = HandlerOutcome(
+            self.handler_id,
+            self.name,
+            self.phase,
+            status,
+            result,
+            failure,
+            self.core.host.clock.seconds() - self.started,
+        )
+        if self.state == _WAITING:
+            self.state = _DONE
+            self.core.inputs.settle(self, outcome)
+        elif self.state == _CALLING:
+            self.state = _DONE
+            self.outcome = outcome
+        # _DONE: the run was cancelled and has recorded this call already.
+
+
+def _record(core: RunCore, phase: PhaseRun, outcome: HandlerOutcome) -> None:
+    core.outcomes.append(outcome)
+    status = outcome.status
+    if status == "succeeded":
+        if core.debug:
+            core.log.debug(
+                "handler_settled",
+                handler_id=outcome.handler_id,
+                handler_name=outcome.handler_name,
+                phase=outcome.phase,
+                status=status,
+                duration=outcome.duration,
+            )
+        return
+    phase.failed = True
+    failure = outcome.failure
+    assert failure is not None  # noqa: S101 -- every non-success carries its failure
+    core.log.error(
+        "handler_settled",
+        handler_id=outcome.handler_id,
+        handler_name=outcome.handler_name,
+        phase=outcome.phase,
+        status=status,
+        duration=outcome.duration,
+        exception_type=failure.type.__name__ if failure.type else None,
+        exception_message=str(failure.value),
+        exc_info=(failure.type, failure.value, failure.getTracebackObject()),  # type: ignore[no-untyped-call]
+    )
+
+
+def _trace(core: RunCore, from_state: str, input_name: str, to_state: str) -> None:
+    if core.debug:
+        core.log.debug(
+            "run_transition",
+            machine="run",
+            from_state=from_state,
+            input=input_name,
+            to_state=to_state,
+        )
+
+
+def _phase_settled(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
+    if core.debug:
+        core.log.debug("phase_completed", phase=phase.name, failed=phase.failed)
+    if phase.failed and core.host.abort_on_error:
+        inputs.phase_failed()
+    else:
+        inputs.phase_drained()
+
+
+def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
+    assert core.matches is not None  # noqa: S101 -- set before begin()
+    host = core.host
+    clock = host.clock
+    event = core.event
+    debug = core.debug
+    for reg in core.matches[phase.index]:
+        if not reg.active:
+            continue  # removed (by hand, or used up) after the run matched it
+        handler = reg.ref()
+        if handler is None:
+            continue  # collected; the registry purges it at its next safe point
+        reg.calls += 1
+        if reg.calls == reg.max_calls:
+            host.exhaust(reg)
+        if debug:
+            core.log.debug(
+                "handler_called",
+                handler_id=reg.handler_id,
+                handler_name=reg.name,
+                phase=phase.name,
+                call=reg.calls,
+            )
+        started = clock.seconds()
+        try:
+            result = handler(event)
+            if isinstance(result, CoroutineType):
+                result = Deferred.fromCoroutine(result)
+        except BaseException:  # noqa: BLE001 -- as Deferred does: a handler never breaks a run
+            failure = Failure()  # type: ignore[no-untyped-call]
+            _record(
+                core,
+                phase,
+                HandlerOutcome(
+                    reg.handler_id,
+                    reg.name,
+                    phase.name,
+                    "failed",
+                    None,
+                    failure,
+                    clock.seconds() - started,
+                ),
+            )
+            continue
+        if not isinstance(result, Deferred):
+            _record(
+                core,
+                phase,
+                HandlerOutcome(
+                    reg.handler_id,
+                    reg.name,
+                    phase.name,
+                    "succeeded",
+                    result,
+                    None,
+                    clock.seconds() - started,
+                ),
+            )
+            continue
+        call = PendingCall(core, reg, started)
+        timeout = host.handler_timeout if reg.timeout is None else reg.timeout
+        if timeout is not None and not result.called:
+            result.addTimeout(timeout, clock, call.timed_out)
+        result.addCallbacks(call.succeeded, call.failed)
+        if call.outcome is not None:
+            _record(core, phase, call.outcome)
+        else:
+            call.state = _WAITING
+            call.deferred = result
+            phase.pending[call] = None
+
+
+def _enter_phase(index: int, from_state: str, input_name: str) -> Callable[..., PhaseRun]:
+    def enter(inputs: RunInputs, core: RunCore) -> PhaseRun:
+        name = core.host.phases[index]
+        _trace(core, from_state, input_name, phase_state_name(name))
+        phase = PhaseRun(index, name)
+        if core.debug:
+            core.log.debug("phase_entered", phase=name)
+        token = CURRENT_RUN.set(core)
+        try:
+            _call_handlers(inputs, core, phase)
+        finally:
+            CURRENT_RUN.reset(token)
+        if not phase.pending:
+            _phase_settled(inputs, core, phase)
+        return phase
+
+    enter.__name__ = enter.__qualname__ = f"enter_{phase_state_name(str(index))}"
+    return enter
+
+
+def _finish(core: RunCore, status: RunStatus) -> None:
+    core.status = status
+    run = EventRun(
+        run_id=core.run_id,
+        parent_run_id=core.parent_run_id,
+        event=core.event,
+        details=core.details,
+        status=status,
+        outcomes=core.outcomes,
+    )
+    if status == "dropped":
+        core.log.warning(
+            "run_dropped",
+            reason="the dispatcher is not running (when_stopped='drop')",
+            details={key: repr(value) for key, value in core.details.items()},
+        )
+    elif core.debug:
+        core.log.debug(
+            "run_ended",
+            status=status,
+            duration=core.host.clock.seconds() - core.started,
+            handlers=len(core.outcomes),
+            failures=len(run.failures),
+        )
+    core.host.run_ended(core, run)
+
+
+def _settled_in(state_name: str) -> Callable[..., None]:
+    def settle(
+        inputs: RunInputs,
+        core: RunCore,
+        phase: PhaseRun,
+        call: PendingCall,
+        outcome: HandlerOutcome,
+    ) -> None:
+        _trace(core, state_name, "settle", state_name)
+        del phase.pending[call]
+        _record(core, phase, outcome)
+        if not phase.pending:
+            _phase_settled(inputs, core, phase)
+
+    return settle
+
+
+def _end_from_phase(state_name: str, input_name: str, status: RunStatus) -> Callable[..., None]:
+    def end(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
+        _trace(core, state_name, input_name, status)
+        _finish(core, status)
+
+    return end
+
+
+def _cancel_in(state_name: str) -> Callable[..., None]:
+    def cancel(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
+        _trace(core, state_name, "cancel", "cancelled")
+        now = core.host.clock.seconds()
+        pending = list(phase.pending)
+        phase.pending.clear()
+        for call in pending:
+            call.state = _DONE
+            core.outcomes.append(
+                HandlerOutcome(
+                    call.handler_id,
+                    call.name,
+                    call.phase,
+                    "cancelled",
+                    None,
+                    Failure(CancelledError("the run was cancelled")),  # type: ignore[no-untyped-call]
+                    now - call.started,
+                )
+            )
+            if core.debug:
+                core.log.debug(
+                    "handler_settled",
+                    handler_id=call.handler_id,
+                    handler_name=call.name,
+                    phase=call.phase,
+                    status="cancelled",
+                    duration=now - call.started,
+                )
+        for call in pending:
+            assert call.deferred is not None  # noqa: S101 -- set when it started waiting
+            call.deferred.cancel()
+        _finish(core, "cancelled")
+
+    return cancel
+
+
+def _end_from_waiting(input_name: str, status: RunStatus) -> Callable[..., None]:
+    def end(inputs: RunInputs, core: RunCore) -> None:
+        _trace(core, "waiting", input_name, status)
+        _finish(core, status)
+
+    return end
+
+
+@functools.lru_cache(maxsize=64)
+def make_run_machine(phases: tuple[str, ...]) -> TypeMachine[RunInputs, RunCore]:
+    """Build the run machine for *phases* (cached: one build per phase configuration)."""
+    builder = TypeMachineBuilder(RunInputs, RunCore)
+    waiting = builder.state("waiting")
+    phase_states = [
+        builder.state(
+            phase_state_name(name),
+            _enter_phase(
+                index,
+                "waiting" if index == 0 else phase_state_name(phases[index - 1]),
+                "begin" if index == 0 else "phase_drained",
+            ),
+        )
+        for index, name in enumerate(phases)
+    ]
+    ends = {status: builder.state(status) for status in END_STATES}
+
+    waiting.upon(RunInputs.begin).to(phase_states[0]).returns(None)
+    waiting.upon(RunInputs.drop).to(ends["dropped"])(_end_from_waiting("drop", "dropped"))
+    waiting.upon(RunInputs.cancel).to(ends["cancelled"])(_end_from_waiting("cancel", "cancelled"))
+    for index, state in enumerate(phase_states):
+        name = state.name
+        if index + 1 < len(phase_states):
+            state.upon(RunInputs.phase_drained).to(phase_states[index + 1]).returns(None)
+        else:
+            state.upon(RunInputs.phase_drained).to(ends["completed"])(
+                _end_from_phase(name, "phase_drained", "completed")
+            )
+        state.upon(RunInputs.phase_failed).to(ends["aborted"])(
+            _end_from_phase(name, "phase_failed", "aborted")
+        )
+        state.upon(RunInputs.settle).loop()(_settled_in(name))
+        state.upon(RunInputs.cancel).to(ends["cancelled"])(_cancel_in(name))
+    return builder.build()

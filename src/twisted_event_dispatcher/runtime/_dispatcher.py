@@ -1,0 +1,519 @@
+"""The public :class:`EventDispatcher`: a registry, a lifecycle machine, machines for runs."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import secrets
+from collections.abc import Iterable, Sequence
+from numbers import Real
+from typing import TYPE_CHECKING, Any, Final, cast, final
+
+from twisted.internet.defer import Deferred, fail, succeed
+from zope.interface import implementer
+
+from twisted_event_dispatcher.exceptions import (
+    DispatcherNotRunning,
+    QueueFull,
+    UnknownHandlerError,
+)
+from twisted_event_dispatcher.interfaces import IBackgroundUtility, IEventDispatcher
+from twisted_event_dispatcher.machines._lifecycle import LifecycleCore, make_lifecycle_machine
+from twisted_event_dispatcher.machines._run import CURRENT_RUN, RunCore, make_run_machine
+from twisted_event_dispatcher.runtime._registry import RESERVED_KEYWORDS, Registration, Registry
+from twisted_event_dispatcher.tracing._logger import get_logger, is_debug_enabled
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
+
+    from twisted_event_dispatcher.machines._lifecycle import LifecycleInputs
+    from twisted_event_dispatcher.runtime._records import EventRun, HandlerRegistration
+    from twisted_event_dispatcher.typing import (
+        Handler,
+        HandlerId,
+        OnHandlerError,
+        Ordering,
+        WhenStopped,
+    )
+
+__all__ = ["DEFAULT_PHASES", "EventDispatcher"]
+
+DEFAULT_PHASES: Final = ("before", "during", "after")
+"""The phases a dispatcher has unless told otherwise, as Twisted's system events have."""
+
+_ORDERINGS: Final = ("serial", "concurrent")
+_WHEN_STOPPED: Final = ("drop", "queue", "error")
+_ON_HANDLER_ERROR: Final = ("continue", "abort")
+
+
+def _choice(parameter: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(
+            f"{parameter} must be one of {', '.join(map(repr, allowed))}; got {value!r}"
+        )
+
+
+def _positive_seconds(parameter: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(
+            f"{parameter} must be a number of seconds or None; got {value!r} "
+            f"({type(value).__name__})"
+        )
+    seconds = float(value)
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ValueError(
+            f"{parameter} must be a positive, finite number of seconds; got {value!r}"
+        )
+    return seconds
+
+
+def _positive_count(parameter: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"{parameter} must be a whole number >= 1 or None; got {value!r} "
+            f"({type(value).__name__})"
+        )
+    if value < 1:
+        raise ValueError(f"{parameter} must be >= 1 or None; got {value!r}")
+    return value
+
+
+def _names(parameter: str, values: object, *, keywords: bool) -> tuple[str, ...]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(
+            f"{parameter} must be a sequence of names, such as ('a', 'b'); got {values!r}"
+        )
+    names = tuple(values)
+    seen: set[str] = set()
+    for name in names:
+        if keywords:
+            _check_keyword(name)
+        elif not isinstance(name, str) or not name:
+            raise ValueError(f"every phase must be a non-empty str; got {name!r} in {names!r}")
+        if name in seen:
+            raise ValueError(f"{parameter} names {name!r} more than once: {names!r}")
+        seen.add(name)
+    return names
+
+
+def _check_keyword(name: object) -> None:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(
+            f"a match keyword must be a str that is a valid Python identifier; got {name!r}"
+        )
+    if name in RESERVED_KEYWORDS:
+        raise ValueError(
+            f"{name!r} cannot be a match keyword: it is a parameter name of the dispatcher's "
+            f"methods; reserved: {', '.join(map(repr, sorted(RESERVED_KEYWORDS)))}"
+        )
+
+
+@final
+@implementer(IEventDispatcher, IBackgroundUtility)
+class EventDispatcher:
+    """Calls matching handlers for each fired event, phase by phase.
+
+    Args:
+        allowed_match_spec_keywords: The keywords that match specs and event
+            details may use.
+        phases: The phases, in the order they run.
+        reactor: The reactor whose clock times handlers and runs timeouts;
+            None for the global reactor, looked up when first needed.  Tests
+            pass a :class:`twisted.internet.task.Clock`.
+        ordering: ``"serial"``: runs execute one at a time, in fire order (a
+            run fired from inside a handler is a child and starts at once).
+            ``"concurrent"``: every run starts at once.
+        when_stopped: What firing does while the dispatcher is not running:
+            ``"drop"`` the run (status ``dropped``, with a warning),
+            ``"queue"`` it until :meth:`start`, or fail its Deferred with
+            ``"error"`` (:class:`~twisted_event_dispatcher.DispatcherNotRunning`).
+        max_queued: How many runs may wait (for their serial turn, or for
+            :meth:`start`) before firing fails with
+            :class:`~twisted_event_dispatcher.QueueFull`; None for no limit.
+        on_handler_error: ``"continue"`` with the next phases after a
+            handler fails, or ``"abort"`` the run once the failing phase has
+            settled (status ``aborted``).
+        handler_timeout: Seconds a handler's Deferred or coroutine may stay
+            pending before it is cancelled (outcome ``timed_out``); None for
+            no limit.  Handlers may set their own ``timeout``.
+
+    Raises:
+        ValueError: A phase or keyword is repeated, the phases are empty, a
+            keyword is reserved or not an identifier, or an option is not one
+            of its allowed values.
+        TypeError: Phases or keywords are not a sequence of names, or a
+            number is of the wrong type.
+
+    .. versionadded:: 1.0
+    """
+
+    def __init__(
+        self,
+        allowed_match_spec_keywords: Iterable[str],
+        phases: Sequence[str] = DEFAULT_PHASES,
+        *,
+        reactor: IReactorTime | None = None,
+        ordering: Ordering = "serial",
+        when_stopped: WhenStopped = "drop",
+        max_queued: int | None = None,
+        on_handler_error: OnHandlerError = "continue",
+        handler_timeout: float | None = None,
+    ) -> None:
+        keywords = _names(
+            "allowed_match_spec_keywords", allowed_match_spec_keywords, keywords=True
+        )
+        phase_names = _names("phases", phases, keywords=False)
+        if not phase_names:
+            raise ValueError("phases must name at least one phase; got an empty sequence")
+        _choice("ordering", ordering, _ORDERINGS)
+        _choice("when_stopped", when_stopped, _WHEN_STOPPED)
+        _choice("on_handler_error", on_handler_error, _ON_HANDLER_ERROR)
+        self._registry: Final = Registry(phase_names, keywords)
+        self._host: Final = _Host(
+            self._registry,
+            phase_names,
+            reactor,
+            abort_on_error=on_handler_error == "abort",
+            handler_timeout=_positive_seconds("handler_timeout", handler_timeout),
+        )
+        self._lifecycle_core: Final = LifecycleCore(
+            self._host,
+            serial=ordering == "serial",
+            when_stopped=when_stopped,
+            max_queued=_positive_count("max_queued", max_queued),
+            log=get_logger,
+        )
+        self._lifecycle: Final[LifecycleInputs] = make_lifecycle_machine()(self._lifecycle_core)
+        self._host.attach(self._lifecycle, self._lifecycle_core)
+        self._ordering: Final = ordering
+        self._when_stopped: Final = when_stopped
+        self._on_handler_error: Final = on_handler_error
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "not running"
+        return (
+            f"<EventDispatcher {state} phases={self.phases!r} "
+            f"keywords={self.match_spec_keywords!r} handlers={len(self._registry)}>"
+        )
+
+    # -- configuration ----------------------------------------------------------------
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        """The configured phases, in the order they run."""
+        return self._host.phases
+
+    @property
+    def match_spec_keywords(self) -> tuple[str, ...]:
+        """The keywords match specs and event details may use, in the order they were allowed."""
+        return self._registry.keywords
+
+    @property
+    def ordering(self) -> Ordering:
+        """``"serial"`` or ``"concurrent"``."""
+        return self._ordering
+
+    @property
+    def when_stopped(self) -> WhenStopped:
+        """What firing does while the dispatcher is not running."""
+        return self._when_stopped
+
+    @property
+    def on_handler_error(self) -> OnHandlerError:
+        """Whether a failed handler aborts the run after its phase."""
+        return self._on_handler_error
+
+    @property
+    def reactor(self) -> IReactorTime:
+        """The reactor whose clock the dispatcher uses (the global one unless given)."""
+        return self._host.clock
+
+    def add_match_spec_keyword(self, name: str) -> None:
+        """Allow *name* in match specs and event details from now on.
+
+        Allowing a keyword that is allowed already changes nothing.
+
+        Raises:
+            ValueError: *name* is not an identifier, or is a reserved parameter name.
+        """
+        _check_keyword(name)
+        if name not in self._registry.keywords:
+            self._registry.add_keyword(name)
+
+    def remove_match_spec_keyword(self, name: str) -> None:
+        """Disallow *name* in match specs and event details from now on.
+
+        Raises:
+            ValueError: *name* is not allowed, or a registered handler's match
+                spec uses it.
+        """
+        self._registry.remove_keyword(name)
+
+    # -- handlers ---------------------------------------------------------------------
+
+    def add_event_handler(
+        self,
+        listen_fn: Handler,
+        phase: str,
+        use_weakref: bool = True,
+        *,
+        max_calls: int | None = None,
+        timeout: float | None = None,
+        **match_spec: Any,
+    ) -> Deferred[HandlerId]:
+        """Register *listen_fn* to be called with matching events in *phase*.
+
+        Args:
+            listen_fn: Called with the event.  It may return a plain value, a
+                Deferred, or a coroutine; the phase waits for the latter two.
+            phase: One of :attr:`phases`.
+            use_weakref: Hold *listen_fn* by a weak reference (a bound method:
+                a weak reference to its instance) and remove the registration
+                once it is collected.
+            max_calls: Remove the handler after this many calls.
+            timeout: Seconds this handler's pending result may take; overrides
+                the dispatcher's ``handler_timeout``.
+            **match_spec: keyword=value pairs an event's details must carry;
+                a value of None is a wildcard.
+
+        Returns:
+            A Deferred, already fired, with the handler's id.
+
+        Raises:
+            TypeError: *listen_fn* is not callable or cannot be weakly
+                referenced, a match value is not hashable, or a number is of
+                the wrong type.
+            ValueError: *phase* or a match keyword is unknown, or *max_calls*
+                or *timeout* is out of range.
+        """
+        if not callable(listen_fn):
+            raise TypeError(
+                f"listen_fn must be callable; got {listen_fn!r} ({type(listen_fn).__name__})"
+            )
+        if not isinstance(use_weakref, bool):
+            raise TypeError(f"use_weakref must be True or False; got {use_weakref!r}")
+        reg = self._registry.add(
+            listen_fn,
+            phase,
+            weak=use_weakref,
+            max_calls=_positive_count("max_calls", max_calls),
+            timeout=_positive_seconds("timeout", timeout),
+            match_spec=match_spec,
+        )
+        return succeed(reg.handler_id)
+
+    def remove_event_handler(self, handler_id: HandlerId) -> Deferred[None]:
+        """Remove the handler registered under *handler_id*.
+
+        It takes effect at once: the handler is not called again, not even by
+        a run in flight.
+
+        Returns:
+            A Deferred, already fired: with None, or failed with
+            :class:`~twisted_event_dispatcher.UnknownHandlerError` when no
+            handler is registered under that id.
+        """
+        try:
+            self._registry.remove(handler_id)
+        except UnknownHandlerError as error:
+            return fail(error)
+        return succeed(None)
+
+    def handlers(self) -> list[HandlerRegistration]:
+        """Return a read-only record of every registered handler, in registration order."""
+        return self._registry.snapshots()
+
+    def matching_handlers(self, **event_details: Any) -> dict[str, list[HandlerRegistration]]:
+        """Return, phase by phase, the handlers that firing with *event_details* would call.
+
+        Nothing is called.
+
+        Raises:
+            ValueError: A key of *event_details* is not an allowed keyword.
+            TypeError: A value is not hashable.
+        """
+        matches = self._registry.match(event_details)
+        return {
+            phase: [reg.snapshot() for reg in regs]
+            for phase, regs in zip(self.phases, matches, strict=True)
+        }
+
+    # -- firing -----------------------------------------------------------------------
+
+    def fire_event(self, event: Any, **event_details: Any) -> Deferred[EventRun]:
+        """Call every handler whose match spec *event_details* satisfy, phase by phase.
+
+        Each phase's handlers are called in registration order; the next phase
+        starts once every Deferred and coroutine they returned has settled.
+        Fired from inside a handler, the run is a child of that handler's run
+        and starts at once.
+
+        Args:
+            event: Passed to every handler.
+            **event_details: The keyword=value pairs handlers are matched on.
+
+        Returns:
+            A Deferred that fires with the :class:`~twisted_event_dispatcher.EventRun`
+            once the run has ended (or fails, see ``when_stopped`` and
+            ``max_queued``).  Cancelling it cancels the pending handler
+            results and ends the run as ``cancelled``.
+
+        Raises:
+            ValueError: A key of *event_details* is not an allowed keyword.
+            TypeError: A value of *event_details* is not hashable.
+        """
+        matches = self._registry.match(event_details)
+        run = self._host.new_run(event, event_details, matches)
+        self._lifecycle.submit(run)
+        self._host.pump()
+        return run.deferred
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True from :meth:`start` until :meth:`stop` is called."""
+        return self._lifecycle_core.running
+
+    def start(self) -> None:
+        """Start dispatching; runs queued while stopped (``when_stopped="queue"``) begin.
+
+        Starting a running dispatcher changes nothing.
+
+        Raises:
+            RuntimeError: The dispatcher is still stopping.
+        """
+        try:
+            self._lifecycle.start()
+        finally:
+            self._host.pump()
+
+    def stop(self) -> Deferred[None]:
+        """Stop dispatching.
+
+        :attr:`running` is False at once, and no new run starts (but a run
+        fired from inside a run still in flight does: it is part of that
+        run's work).
+
+        Returns:
+            A Deferred that fires once every run in flight or waiting for its
+            serial turn has ended.
+        """
+        waiter: Deferred[None] = Deferred()
+        self._lifecycle.stop(waiter)
+        self._host.pump()
+        return waiter
+
+
+@final
+class _Host:
+    """The dispatcher as its machines see it (:class:`RunHost` and :class:`LifecycleHost`)."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        phases: tuple[str, ...],
+        reactor: IReactorTime | None,
+        *,
+        abort_on_error: bool,
+        handler_timeout: float | None,
+    ) -> None:
+        self.registry: Final = registry
+        self.phases: Final = phases
+        self.abort_on_error: Final = abort_on_error
+        self.handler_timeout: Final = handler_timeout
+        self._reactor = reactor
+        self._machine: Final = make_run_machine(phases)
+        self._prefix: Final = secrets.token_hex(4)
+        self._ids: Final = itertools.count(1)
+        self._pumping = 0
+
+    def attach(self, lifecycle: LifecycleInputs, core: LifecycleCore) -> None:
+        self._lifecycle = lifecycle
+        self._lifecycle_core = core
+
+    @property
+    def clock(self) -> IReactorTime:
+        if self._reactor is None:
+            from twisted.internet import reactor
+
+            self._reactor = cast("IReactorTime", reactor)
+        return self._reactor
+
+    def new_run(self, event: Any, details: dict[str, Any], matches: Any) -> RunCore:
+        parent = CURRENT_RUN.get()
+        run_id = f"{self._prefix}-{next(self._ids)}"
+        if parent is None:
+            log = get_logger().bind(run_id=run_id)
+        else:
+            log = get_logger().bind(run_id=run_id, parent_run_id=parent.run_id)
+        debug = is_debug_enabled(log)
+        run = RunCore(self, run_id, parent, event, details, log, debug, matches)
+        run.generation = self.registry.generation
+        run.inputs = self._machine(run)
+        run.deferred = Deferred(lambda _: run.inputs.cancel())
+        if debug:
+            log.debug(
+                "run_created",
+                event_type=type(event).__qualname__,
+                details={key: repr(value) for key, value in details.items()},
+            )
+        return run
+
+    def pump(self) -> None:
+        """Carry out what the lifecycle machine decided, in order."""
+        actions = self._lifecycle_core.actions
+        self._pumping += 1
+        try:
+            while actions:
+                actions.popleft()()
+        finally:
+            self._pumping -= 1
+
+    # -- LifecycleHost ----------------------------------------------------------------
+
+    def begin(self, run: RunCore) -> None:
+        if run.generation != self.registry.generation:
+            run.matches = self.registry.match(run.details)
+        run.began = True
+        run.started = self.clock.seconds()
+        if run.debug:
+            run.log.debug("run_started")
+        run.inputs.begin()
+
+    def drop(self, run: RunCore) -> None:
+        run.inputs.drop()
+
+    def reject(self, run: RunCore, state: str) -> None:
+        run.log.warning("run_rejected", reason=f"the dispatcher is {state} (when_stopped='error')")
+        run.deferred.errback(
+            DispatcherNotRunning(
+                f"cannot fire {run.event!r}: the dispatcher is {state}; call start() first, "
+                "or build it with when_stopped='queue' or 'drop'"
+            )
+        )
+
+    def queue_full(self, run: RunCore, limit: int) -> None:
+        run.log.warning("run_rejected", reason=f"max_queued={limit} runs wait already")
+        run.deferred.errback(
+            QueueFull(f"cannot queue {run.event!r}: max_queued={limit} runs are waiting already")
+        )
+
+    # -- RunHost ----------------------------------------------------------------------
+
+    def exhaust(self, reg: Registration) -> None:
+        self.registry.exhaust(reg)
+
+    def run_ended(self, run: RunCore, result: EventRun) -> None:
+        if run.began:
+            self._lifecycle.run_finished(run)
+        else:
+            self._lifecycle.withdraw(run)
+        if not run.deferred.called:  # cancelled while a transition was under way
+            run.deferred.callback(result)
+        if not self._pumping:
+            self.pump()

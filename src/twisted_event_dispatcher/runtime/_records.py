@@ -1,0 +1,102 @@
+"""The read-only records the dispatcher hands out: registrations, outcomes, runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import attrs
+
+from twisted_event_dispatcher.typing import HandlerId, OutcomeStatus, RunStatus
+
+if TYPE_CHECKING:
+    from twisted.python.failure import Failure
+
+__all__ = ["EventRun", "HandlerOutcome", "HandlerRegistration"]
+
+
+@attrs.frozen
+class HandlerRegistration:
+    """A snapshot of one registered handler, as :meth:`EventDispatcher.handlers` lists it.
+
+    It names the handler rather than holding it, so listing registrations
+    never keeps a weakly registered handler alive.
+
+    .. versionadded:: 1.0
+    """
+
+    handler_id: HandlerId
+    """The id :meth:`EventDispatcher.add_event_handler` gave back."""
+    phase: str
+    """The phase the handler runs in."""
+    match_spec: Mapping[str, Any]
+    """The keyword=value pairs an event's details must carry; wildcards left out."""
+    handler_name: str
+    """The handler's qualified name."""
+    max_calls: int | None
+    """How many calls the handler gets before it is removed; None for no limit."""
+    calls: int
+    """How many times it has been called so far."""
+    weak: bool
+    """Whether the dispatcher holds the handler by a weak reference."""
+
+    @property
+    def id(self) -> HandlerId:
+        """Alias of :attr:`handler_id`."""
+        return self.handler_id
+
+    @property
+    def catch_all(self) -> bool:
+        """Whether the handler matches every event (its match spec is empty)."""
+        return not self.match_spec
+
+
+class HandlerOutcome(NamedTuple):
+    """How one handler call ended.
+
+    .. versionadded:: 1.0
+    """
+
+    handler_id: HandlerId
+    """The id of the handler's registration."""
+    handler_name: str
+    """The handler's qualified name."""
+    phase: str
+    """The phase it was called in."""
+    status: OutcomeStatus
+    """``succeeded``, ``failed``, ``timed_out`` or ``cancelled``."""
+    result: Any
+    """What the handler returned (or its Deferred or coroutine gave); None unless it succeeded."""
+    failure: Failure | None
+    """The failure, for ``failed``, ``timed_out`` and ``cancelled``; None otherwise."""
+    duration: float
+    """Seconds from the call to the settlement, read off the dispatcher's reactor clock."""
+
+
+_FAILED_STATUSES = frozenset({"failed", "timed_out"})
+
+
+@attrs.frozen
+class EventRun:
+    """The result of one :meth:`EventDispatcher.fire_event`: what ran and how it ended.
+
+    .. versionadded:: 1.0
+    """
+
+    run_id: str
+    """Unique id of this run; log records about it carry it too."""
+    parent_run_id: str | None
+    """The run whose handler fired this one, or None for a top-level run."""
+    event: Any
+    """The event that was fired."""
+    details: dict[str, Any]
+    """The details it was fired with."""
+    status: RunStatus
+    """``completed``, ``aborted``, ``cancelled`` or ``dropped``."""
+    outcomes: list[HandlerOutcome]
+    """One outcome per handler call, in the order the handlers were called."""
+
+    @property
+    def failures(self) -> list[HandlerOutcome]:
+        """The outcomes whose handler failed or timed out."""
+        return [o for o in self.outcomes if o.status in _FAILED_STATUSES]

@@ -1,0 +1,391 @@
+"""The handler registry and its match index.
+
+Handlers are indexed by the *shape* of their match spec (the set of keywords
+it names) and, within a shape, by the values it requires.  Matching a set of
+details therefore costs one dictionary look-up per distinct shape plus the
+handlers that match, never a scan over every registration.  Results are
+cached per details until the registry changes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping
+from operator import attrgetter, itemgetter
+from typing import Any, Final, final
+
+from twisted_event_dispatcher.exceptions import UnknownHandlerError
+from twisted_event_dispatcher.runtime._handlers import HandlerRef, describe, reference
+from twisted_event_dispatcher.runtime._records import HandlerRegistration
+from twisted_event_dispatcher.tracing._logger import get_logger
+from twisted_event_dispatcher.typing import HandlerId
+
+__all__ = ["RESERVED_KEYWORDS", "Matches", "Registration", "Registry"]
+
+RESERVED_KEYWORDS: Final = frozenset(
+    {"listen_fn", "phase", "use_weakref", "max_calls", "timeout", "event"}
+)
+"""Names that can never be match keywords: they are parameters of the API."""
+
+_CACHE_LIMIT: Final = 1024
+
+
+@final
+class Registration:
+    """One registered handler, as the registry keeps it (mutable, private)."""
+
+    __slots__ = (
+        "active",
+        "calls",
+        "handler_id",
+        "key",
+        "max_calls",
+        "name",
+        "order",
+        "phase",
+        "ref",
+        "shape",
+        "spec",
+        "timeout",
+        "weak",
+    )
+
+    def __init__(
+        self,
+        handler_id: HandlerId,
+        phase: str,
+        phase_index: int,
+        spec: dict[str, Any],
+        ref: HandlerRef,
+        *,
+        weak: bool,
+        name: str,
+        max_calls: int | None,
+        timeout: float | None,
+    ) -> None:
+        self.handler_id: Final = handler_id
+        self.phase: Final = phase
+        self.order: Final = (phase_index, handler_id)
+        self.spec: Final = spec
+        self.shape: Final = tuple(sorted(spec))
+        self.key: Final = _key_getter(self.shape)(spec) if self.shape else ()
+        self.ref: Final = ref
+        self.weak: Final = weak
+        self.name: Final = name
+        self.max_calls: Final = max_calls
+        self.timeout: Final = timeout
+        self.calls = 0
+        self.active = True
+
+    def snapshot(self) -> HandlerRegistration:
+        """Return the public, read-only view of this registration."""
+        return HandlerRegistration(
+            handler_id=self.handler_id,
+            phase=self.phase,
+            match_spec=dict(self.spec),
+            handler_name=self.name,
+            max_calls=self.max_calls,
+            calls=self.calls,
+            weak=self.weak,
+        )
+
+
+Matches = tuple[tuple[Registration, ...], ...]
+"""Per configured phase, in phase order: the matching registrations in registration order."""
+
+_by_order = attrgetter("order")
+
+
+def _key_getter(shape: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
+    # itemgetter returns a bare value for one key and a tuple for several; the
+    # same getter builds both the bucket key and the look-up key, so it agrees.
+    return itemgetter(*shape)
+
+
+@final
+class _Shape:
+    """All registrations whose specs name the same keywords."""
+
+    __slots__ = ("buckets", "getter", "keys")
+
+    def __init__(self, shape: tuple[str, ...]) -> None:
+        self.keys: Final = frozenset(shape)
+        self.getter: Final = _key_getter(shape) if shape else (lambda _details: ())
+        self.buckets: Final[dict[Any, dict[HandlerId, Registration]]] = {}
+
+
+def _describe_allowed(allowed: Iterable[str]) -> str:
+    names = sorted(allowed)
+    return ", ".join(map(repr, names)) if names else "none"
+
+
+def check_hashable(kind: str, key: str, value: object) -> None:
+    """Raise a TypeError naming *key* when *value* cannot be hashed."""
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(
+            f"{kind} value for {key!r} must be hashable, got {value!r} "
+            f"({type(value).__name__}); use a tuple, frozenset or other hashable value"
+        ) from None
+
+
+@final
+class Registry:
+    """Registrations by id, indexed for matching, with weak handlers purged lazily.
+
+    A weak reference's callback may run at any moment the garbage collector
+    chooses, even in the middle of a match; so it only records the id, and
+    the registry purges collected handlers at its next safe point.
+    """
+
+    def __init__(self, phases: tuple[str, ...], keywords: Iterable[str]) -> None:
+        self._phases: Final = phases
+        self._phase_index: Final = {name: index for index, name in enumerate(phases)}
+        self._keywords: dict[str, None] = dict.fromkeys(keywords)
+        self._by_id: dict[HandlerId, Registration] = {}
+        self._shapes: dict[tuple[str, ...], _Shape] = {}
+        self._cache: dict[tuple[tuple[str, Any], ...], Matches] = {}
+        self._dead: list[HandlerId] = []
+        self._ids = itertools.count(1)
+        self.generation = 0
+        """Increases with every change; a run fired earlier re-matches when it differs."""
+
+    # -- keywords ---------------------------------------------------------------------
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """The allowed match keywords, in the order they were allowed."""
+        return tuple(self._keywords)
+
+    def add_keyword(self, name: str) -> None:
+        """Allow *name* as a match keyword (validated by the caller)."""
+        self._keywords[name] = None
+        self._changed()
+
+    def remove_keyword(self, name: str) -> None:
+        """Disallow *name*; refuse while a registered handler's spec uses it."""
+        if name not in self._keywords:
+            raise ValueError(
+                f"{name!r} is not an allowed match keyword; allowed: "
+                f"{_describe_allowed(self._keywords)}"
+            )
+        self.purge()
+        users = [
+            reg.name
+            for shape in self._shapes.values()
+            if name in shape.keys
+            for bucket in shape.buckets.values()
+            for reg in bucket.values()
+        ]
+        if users:
+            raise ValueError(
+                f"cannot remove match keyword {name!r}: the match specs of "
+                f"{len(users)} registered handler(s) use it ({', '.join(sorted(users))}); "
+                "remove those handlers first"
+            )
+        del self._keywords[name]
+        self._changed()
+
+    # -- registration -----------------------------------------------------------------
+
+    def add(
+        self,
+        handler: Callable[..., Any],
+        phase: str,
+        *,
+        weak: bool,
+        max_calls: int | None,
+        timeout: float | None,
+        match_spec: dict[str, Any],
+    ) -> Registration:
+        """Validate and register *handler*; return its registration."""
+        phase_index = self._phase_index.get(phase)
+        if phase_index is None:
+            raise ValueError(
+                f"unknown phase {phase!r}; this dispatcher's phases are "
+                f"{', '.join(map(repr, self._phases))}"
+            )
+        spec: dict[str, Any] = {}
+        for key, value in match_spec.items():
+            if key not in self._keywords:
+                raise ValueError(
+                    f"{key!r} is not an allowed match keyword; allowed: "
+                    f"{_describe_allowed(self._keywords)}"
+                )
+            if value is not None:
+                check_hashable("match spec", key, value)
+                spec[key] = value
+        self.purge()
+        handler_id = HandlerId(next(self._ids))
+        ref = reference(handler, weak=weak, on_collected=lambda _: self._dead.append(handler_id))
+        reg = Registration(
+            handler_id,
+            phase,
+            phase_index,
+            spec,
+            ref,
+            weak=weak,
+            name=describe(handler),
+            max_calls=max_calls,
+            timeout=timeout,
+        )
+        self._by_id[handler_id] = reg
+        shape = self._shapes.get(reg.shape)
+        if shape is None:
+            shape = self._shapes[reg.shape] = _Shape(reg.shape)
+        shape.buckets.setdefault(reg.key, {})[handler_id] = reg
+        self._changed()
+        get_logger().debug(
+            "handler_registered",
+            handler_id=handler_id,
+            handler_name=reg.name,
+            phase=phase,
+            match_spec={key: repr(value) for key, value in spec.items()},
+            max_calls=max_calls,
+            weak=weak,
+        )
+        return reg
+
+    def remove(self, handler_id: HandlerId) -> Registration:
+        """Remove the registration with *handler_id*.
+
+        Raises:
+            UnknownHandlerError: nothing is registered under *handler_id*.
+        """
+        self.purge()
+        reg = self._by_id.get(handler_id)
+        if reg is None:
+            raise UnknownHandlerError(
+                f"no handler is registered with id {handler_id!r}; it was never "
+                "registered, or was removed already (by hand, after max_calls, "
+                "or because its weak referent was collected)"
+            )
+        self._discard(reg)
+        get_logger().debug(
+            "handler_removed", handler_id=handler_id, handler_name=reg.name, phase=reg.phase
+        )
+        return reg
+
+    def exhaust(self, reg: Registration) -> None:
+        """Remove *reg*, which has just been given its last call."""
+        self._discard(reg)
+        get_logger().debug(
+            "handler_exhausted",
+            handler_id=reg.handler_id,
+            handler_name=reg.name,
+            phase=reg.phase,
+            max_calls=reg.max_calls,
+        )
+
+    def purge(self) -> None:
+        """Remove the registrations whose weak referents were collected."""
+        if not self._dead:
+            return
+        dead, self._dead = self._dead, []
+        log = get_logger()
+        for handler_id in dead:
+            reg = self._by_id.get(handler_id)
+            if reg is None:  # removed by hand before the collector got to it
+                continue
+            self._discard(reg)
+            log.debug(
+                "handler_collected",
+                handler_id=handler_id,
+                handler_name=reg.name,
+                phase=reg.phase,
+                calls=reg.calls,
+            )
+            if reg.calls == 0:
+                log.warning(
+                    "weak_handler_collected_before_first_call",
+                    handler_id=handler_id,
+                    handler_name=reg.name,
+                    phase=reg.phase,
+                    hint="nothing else referenced the handler (an inline lambda or "
+                    "functools.partial?); keep a reference or register it with "
+                    "use_weakref=False",
+                )
+
+    def _discard(self, reg: Registration) -> None:
+        reg.active = False
+        del self._by_id[reg.handler_id]
+        shape = self._shapes[reg.shape]
+        bucket = shape.buckets[reg.key]
+        del bucket[reg.handler_id]
+        if not bucket:
+            del shape.buckets[reg.key]
+            if not shape.buckets:
+                del self._shapes[reg.shape]
+        self._changed()
+
+    def _changed(self) -> None:
+        self.generation += 1
+        self._cache.clear()
+
+    # -- matching ---------------------------------------------------------------------
+
+    def match(self, details: dict[str, Any]) -> Matches:
+        """Return the registrations *details* match, per phase, in registration order.
+
+        Raises:
+            ValueError: a key of *details* is not an allowed match keyword.
+            TypeError: a value of *details* is not hashable.
+        """
+        if self._dead:
+            self.purge()
+        cache_key = tuple(details.items())
+        try:
+            cached = self._cache.get(cache_key)
+        except TypeError:
+            cached = None
+        if cached is not None:
+            return cached
+        self.check_details(details)
+        matched: list[Registration] = []
+        for shape in self._shapes.values():
+            if shape.keys <= details.keys():
+                bucket = shape.buckets.get(shape.getter(details))
+                if bucket is not None:
+                    matched.extend(bucket.values())
+        matched.sort(key=_by_order)
+        per_phase: list[list[Registration]] = [[] for _ in self._phases]
+        for reg in matched:
+            per_phase[reg.order[0]].append(reg)
+        result = tuple(map(tuple, per_phase))
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[cache_key] = result
+        return result
+
+    def check_details(self, details: Mapping[str, Any]) -> None:
+        """Raise at once if *details* could never be matched against.
+
+        Raises:
+            ValueError: a key is not an allowed match keyword.
+            TypeError: a value is not hashable.
+        """
+        for key, value in details.items():
+            if key not in self._keywords:
+                raise ValueError(
+                    f"{key!r} is not an allowed match keyword; allowed: "
+                    f"{_describe_allowed(self._keywords)}"
+                )
+            check_hashable("event detail", key, value)
+
+    # -- introspection ----------------------------------------------------------------
+
+    def __len__(self) -> int:
+        self.purge()
+        return len(self._by_id)
+
+    def snapshots(self) -> list[HandlerRegistration]:
+        """Return every registration's public view, in registration order."""
+        self.purge()
+        return [reg.snapshot() for reg in self._by_id.values()]
+
+    @property
+    def shape_count(self) -> int:
+        """How many distinct match-spec shapes are indexed."""
+        self.purge()
+        return len(self._shapes)

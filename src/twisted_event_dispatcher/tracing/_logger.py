@@ -1,0 +1,54 @@
+"""Where the runtime's structlog records go, and the fixed keys of a transition record."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, Final
+
+import structlog
+
+__all__ = ["LOGGER_NAME", "get_logger", "is_debug_enabled"]
+
+LOGGER_NAME: Final = "twisted_event_dispatcher"
+"""The name every logger of the runtime is created with."""
+
+_fallback: Any = None
+
+
+def get_logger() -> Any:
+    """Return the logger the runtime logs through, resolved at the time of the call.
+
+    Once the application has configured structlog, that configuration
+    decides everything.  Until then, structlog's built-in default would print
+    every debug record to standard output; a library must not do that, so
+    the runtime falls back to warnings and errors on standard error, as the
+    standard library's last-resort handler does.
+    """
+    if structlog.is_configured():
+        return structlog.get_logger(LOGGER_NAME)
+    global _fallback  # noqa: PLW0603 -- built once, on first use
+    if _fallback is None:
+        _fallback = structlog.wrap_logger(
+            structlog.PrintLogger(sys.stderr),
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+            processors=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso"),
+                structlog.dev.ConsoleRenderer(colors=False),
+            ],
+            logger_name=LOGGER_NAME,
+        )
+    return _fallback
+
+
+def is_debug_enabled(log: Any) -> bool:
+    """Whether *log* (a bound logger) would emit a debug record.
+
+    The runtime asks once per run and skips building debug records when the
+    answer is no, so filtered-out tracing costs next to nothing.
+    """
+    check = getattr(log, "is_enabled_for", None) or getattr(log, "isEnabledFor", None)
+    if check is None:
+        return True
+    return bool(check(logging.DEBUG))

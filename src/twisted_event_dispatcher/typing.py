@@ -1,0 +1,53 @@
+"""Public type aliases and protocols of :mod:`twisted_event_dispatcher`.
+
+.. versionadded:: 1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Literal, NewType, TypeAlias
+
+from twisted.internet.defer import Deferred
+
+__all__ = [
+    "Handler",
+    "HandlerId",
+    "HandlerResult",
+    "MatchValue",
+    "OnHandlerError",
+    "Ordering",
+    "OutcomeStatus",
+    "RunStatus",
+    "WhenStopped",
+]
+
+HandlerId = NewType("HandlerId", int)
+"""The opaque id :meth:`~twisted_event_dispatcher.EventDispatcher.add_event_handler` gives back.
+
+Keep it to remove the handler later; do not compute with it.
+"""
+
+HandlerResult: TypeAlias = "Deferred[Any] | Awaitable[Any] | Any"
+"""What a handler may return: a plain value, a Deferred, or a coroutine."""
+
+Handler: TypeAlias = Callable[[Any], Any]
+"""A handler: called with the fired event, returns a :data:`HandlerResult`."""
+
+MatchValue: TypeAlias = Hashable
+"""A value in a match spec or in an event's details: anything hashable."""
+
+Ordering: TypeAlias = Literal["serial", "concurrent"]
+"""How runs relate to each other: one at a time in fire order, or overlapping."""
+
+WhenStopped: TypeAlias = Literal["drop", "queue", "error"]
+"""What :meth:`~twisted_event_dispatcher.EventDispatcher.fire_event` does while stopped."""
+
+OnHandlerError: TypeAlias = Literal["continue", "abort"]
+"""Whether a phase with a failed handler lets the remaining phases run."""
+
+RunStatus: TypeAlias = Literal["completed", "aborted", "cancelled", "dropped"]
+"""How a run ended."""
+
+OutcomeStatus: TypeAlias = Literal["succeeded", "failed", "timed_out", "cancelled"]
+"""How one handler call ended."""
