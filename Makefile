@@ -44,5 +44,13 @@ pytest: $(STAMP) graphviz
 
 test: lint typecheck pytest
 
+bench: $(STAMP) graphviz
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) benchmarks/run.py
+
+docs: $(STAMP) graphviz
+	$(PY) -m pip install --quiet -e '.[dev,docs]'
+	$(VENV)/bin/sphinx-build -n -W --keep-going -b html docs docs/_build/html
+
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .hypothesis

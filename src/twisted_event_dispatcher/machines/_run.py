@@ -21,7 +21,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any, Final, Protocol, final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, final
 
 from automat import TypeMachine, TypeMachineBuilder
 from twisted.internet.defer import CancelledError, Deferred
@@ -34,11 +34,12 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
 
     from twisted_event_dispatcher.runtime._registry import Matches, Registration
-    from twisted_event_dispatcher.typing import OutcomeStatus, RunStatus
+    from twisted_event_dispatcher.typing import HandlerId, OutcomeStatus, RunStatus
 
 __all__ = [
-    "CURRENT_RUN",
+    "CURRENT_CALL",
     "END_STATES",
+    "HandlerCall",
     "RunCore",
     "RunHost",
     "RunInputs",
@@ -46,10 +47,24 @@ __all__ = [
     "phase_state_name",
 ]
 
-CURRENT_RUN: Final[contextvars.ContextVar[RunCore | None]] = contextvars.ContextVar(
-    "twisted_event_dispatcher.current_run", default=None
+
+class HandlerCall(NamedTuple):
+    """Which run's which handler is executing (the value of :data:`CURRENT_CALL`)."""
+
+    run: RunCore
+    handler_id: HandlerId
+    handler_name: str
+
+
+CURRENT_CALL: Final[contextvars.ContextVar[HandlerCall | None]] = contextvars.ContextVar(
+    "twisted_event_dispatcher.current_call", default=None
 )
-"""The run whose handler is executing; Twisted carries it into coroutines and inlineCallbacks."""
+"""The handler call executing now.
+
+Set around each handler call; Twisted copies the context into the coroutines
+and ``inlineCallbacks`` generators a handler starts, so an event fired from
+anywhere inside a handler's work knows its parent run and handler.
+"""
 
 END_STATES: Final = ("completed", "aborted", "cancelled", "dropped")
 
@@ -113,7 +128,7 @@ class RunCore:
 
     host: RunHost
     run_id: str
-    parent: RunCore | None
+    parent: HandlerCall | None
     event: Any
     details: dict[str, Any]
     log: Any
@@ -130,7 +145,7 @@ class RunCore:
     @property
     def parent_run_id(self) -> str | None:
         """The id of the run whose handler fired this one."""
-        return None if self.parent is None else self.parent.run_id
+        return None if self.parent is None else self.parent.run.run_id
 
 
 @final
@@ -283,6 +298,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
                 call=reg.calls,
             )
         started = clock.seconds()
+        token = CURRENT_CALL.set(HandlerCall(core, reg.handler_id, reg.name))
         try:
             result = handler(event)
             if isinstance(result, CoroutineType):
@@ -303,6 +319,8 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
                 ),
             )
             continue
+        finally:
+            CURRENT_CALL.reset(token)
         if not isinstance(result, Deferred):
             _record(
                 core,
@@ -338,11 +356,7 @@ def _enter_phase(index: int, from_state: str, input_name: str) -> Callable[..., 
         phase = PhaseRun(index, name)
         if core.debug:
             core.log.debug("phase_entered", phase=name)
-        token = CURRENT_RUN.set(core)
-        try:
-            _call_handlers(inputs, core, phase)
-        finally:
-            CURRENT_RUN.reset(token)
+        _call_handlers(inputs, core, phase)
         if not phase.pending:
             _phase_settled(inputs, core, phase)
         return phase

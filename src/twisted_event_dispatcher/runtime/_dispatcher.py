@@ -19,7 +19,7 @@ from twisted_event_dispatcher.exceptions import (
 )
 from twisted_event_dispatcher.interfaces import IBackgroundUtility, IEventDispatcher
 from twisted_event_dispatcher.machines._lifecycle import LifecycleCore, make_lifecycle_machine
-from twisted_event_dispatcher.machines._run import CURRENT_RUN, RunCore, make_run_machine
+from twisted_event_dispatcher.machines._run import CURRENT_CALL, RunCore, make_run_machine
 from twisted_event_dispatcher.runtime._registry import RESERVED_KEYWORDS, Registration, Registry
 from twisted_event_dispatcher.tracing._logger import get_logger, is_debug_enabled
 
@@ -445,12 +445,12 @@ class _Host:
         return self._reactor
 
     def new_run(self, event: Any, details: dict[str, Any], matches: Any) -> RunCore:
-        parent = CURRENT_RUN.get()
+        parent = CURRENT_CALL.get()
         run_id = f"{self._prefix}-{next(self._ids)}"
         if parent is None:
             log = get_logger().bind(run_id=run_id)
         else:
-            log = get_logger().bind(run_id=run_id, parent_run_id=parent.run_id)
+            log = get_logger().bind(run_id=run_id, parent_run_id=parent.run.run_id)
         debug = is_debug_enabled(log)
         run = RunCore(self, run_id, parent, event, details, log, debug, matches)
         run.generation = self.registry.generation
@@ -461,6 +461,8 @@ class _Host:
                 "run_created",
                 event_type=type(event).__qualname__,
                 details={key: repr(value) for key, value in details.items()},
+                parent_handler_id=None if parent is None else parent.handler_id,
+                parent_handler_name=None if parent is None else parent.handler_name,
             )
         return run
 
