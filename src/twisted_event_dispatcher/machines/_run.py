@@ -161,11 +161,6 @@ class PhaseRun:
         self.failed = False
 
 
-def _check(failure: Failure, error: type[BaseException]) -> bool:
-    """Typed :meth:`Failure.check` (Twisted leaves it unannotated)."""
-    return failure.check(error) is not None  # type: ignore[no-untyped-call]
-
-
 _CALLING: Final = 0
 _WAITING: Final = 1
 _DONE: Final = 2
@@ -193,12 +188,12 @@ class PendingCall:
 
     def failed(self, failure: Failure) -> None:
         """Errback of the handler's Deferred; consumes the failure, which the run records."""
-        status: OutcomeStatus = "timed_out" if _check(failure, HandlerTimedOut) else "failed"
+        status: OutcomeStatus = "timed_out" if failure.check(HandlerTimedOut) else "failed"
         self._settle(status, None, failure)
 
     def timed_out(self, result: object, timeout: float) -> object:
         """``onTimeoutCancel`` for :meth:`Deferred.addTimeout`: cancellation becomes a timeout."""
-        if isinstance(result, Failure) and _check(result, CancelledError):
+        if isinstance(result, Failure) and result.check(CancelledError):
             raise HandlerTimedOut(
                 f"handler {self.name} (id {self.handler_id}) in phase {self.phase!r} "
                 f"did not settle within {timeout} seconds"
@@ -250,7 +245,7 @@ def _record(core: RunCore, phase: PhaseRun, outcome: HandlerOutcome) -> None:
         duration=outcome.duration,
         exception_type=failure.type.__name__ if failure.type else None,
         exception_message=str(failure.value),
-        exc_info=(failure.type, failure.value, failure.getTracebackObject()),  # type: ignore[no-untyped-call]
+        exc_info=(failure.type, failure.value, failure.getTracebackObject()),
     )
 
 
@@ -304,7 +299,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
             if isinstance(result, CoroutineType):
                 result = Deferred.fromCoroutine(result)
         except BaseException:  # noqa: BLE001 -- as Deferred does: a handler never breaks a run
-            failure = Failure()  # type: ignore[no-untyped-call]
+            failure = Failure()
             _record(
                 core,
                 phase,
@@ -432,7 +427,7 @@ def _cancel_in(state_name: str) -> Callable[..., None]:
                     call.phase,
                     "cancelled",
                     None,
-                    Failure(CancelledError("the run was cancelled")),  # type: ignore[no-untyped-call]
+                    Failure(CancelledError("the run was cancelled")),
                     now - call.started,
                 )
             )

@@ -6,7 +6,7 @@ import functools
 import types
 import weakref
 from collections.abc import Callable
-from typing import Any, Final, final
+from typing import Any, Final, TypeGuard, cast, final
 
 __all__ = ["HandlerRef", "describe", "reference"]
 
@@ -47,12 +47,40 @@ def reference(
     try:
         if isinstance(handler, types.MethodType):
             return weakref.WeakMethod(handler, on_collected)
+        if _is_bound_builtin(handler):
+            return _WeakBuiltinMethod(handler, on_collected)
         return weakref.ref(handler, on_collected)
     except TypeError:
         raise TypeError(
             f"cannot hold handler {describe(handler)} ({type(handler).__name__}) by a weak "
             "reference; register it with use_weakref=False and remove it yourself"
         ) from None
+
+
+def _is_bound_builtin(handler: object) -> TypeGuard[types.BuiltinMethodType]:
+    # `some_list.append` is a new object at every attribute access: a weak
+    # reference to it dies at once.  Like a bound method, it is held through
+    # a weak reference to the object it is bound to.
+    return isinstance(handler, types.BuiltinMethodType) and not isinstance(
+        handler.__self__, (types.ModuleType, type(None))
+    )
+
+
+@final
+class _WeakBuiltinMethod:
+    """:class:`weakref.WeakMethod` for methods of built-in types (``some_set.add``)."""
+
+    __slots__ = ("_name", "_self")
+
+    def __init__(
+        self, method: types.BuiltinMethodType, on_collected: Callable[[object], None]
+    ) -> None:
+        self._self: Final = weakref.ref(method.__self__, on_collected)
+        self._name: Final = method.__name__
+
+    def __call__(self) -> Callable[..., Any] | None:
+        target = self._self()
+        return None if target is None else cast("Callable[..., Any]", getattr(target, self._name))
 
 
 def describe(handler: object) -> str:
@@ -65,6 +93,8 @@ def describe(handler: object) -> str:
         return f"functools.partial({describe(handler.func)})"
     if isinstance(handler, types.MethodType):
         return describe(handler.__func__)
+    if _is_bound_builtin(handler):
+        return f"{type(handler.__self__).__qualname__}.{handler.__name__}"
     qualname: object = getattr(handler, "__qualname__", None)
     module: object
     if not isinstance(qualname, str):

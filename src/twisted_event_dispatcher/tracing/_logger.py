@@ -16,6 +16,16 @@ LOGGER_NAME: Final = "twisted_event_dispatcher"
 _fallback: Any = None
 
 
+class _StandardError:
+    """A structlog logger writing to whatever ``sys.stderr`` is at the time of the call."""
+
+    def msg(self, message: str) -> None:
+        """Write *message* and a newline to standard error."""
+        print(message, file=sys.stderr, flush=True)  # noqa: T201
+
+    log = debug = info = warning = error = critical = exception = msg
+
+
 def get_logger() -> Any:
     """Return the logger the runtime logs through, resolved at the time of the call.
 
@@ -30,7 +40,7 @@ def get_logger() -> Any:
     global _fallback  # noqa: PLW0603 -- built once, on first use
     if _fallback is None:
         _fallback = structlog.wrap_logger(
-            structlog.PrintLogger(sys.stderr),
+            _StandardError(),
             wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
             processors=[
                 structlog.processors.add_log_level,

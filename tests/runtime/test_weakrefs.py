@@ -1,0 +1,201 @@
+"""Rule 13: weak references to handlers, and nothing of the dispatcher's keeping them alive."""
+
+from __future__ import annotations
+
+import functools
+import gc
+import weakref
+from typing import Any
+
+import pytest
+import structlog
+from twisted.internet.defer import Deferred
+
+from support import TestCase, add, fire, result_of, started
+
+
+class Owner:
+    """An object whose bound method is registered as a handler."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def on_event(self, event: Any) -> None:
+        """Record *event*."""
+        self.events.append(event)
+
+
+class CallableOwner:
+    """A callable object registered as a handler."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def __call__(self, event: Any) -> Any:
+        """Record *event* and return it."""
+        self.events.append(event)
+        return event
+
+
+class Slotted:
+    """A callable whose instances cannot be weakly referenced."""
+
+    __slots__ = ()
+
+    def __call__(self, event: Any) -> None:
+        """Ignore *event*."""
+
+
+class Seen(set[Any]):
+    """A set subclass, whose instances can be weakly referenced."""
+
+
+class WeakReferenceTests(TestCase):
+    """Weakly registered handlers vanish with their referent."""
+
+    def test_bound_method_holds_instance_weakly(self) -> None:
+        """A bound method's instance is held weakly; the registration goes when it is collected."""
+        dispatcher, _ = started()
+        owner = Owner()
+        add(dispatcher, owner.on_event, "during")
+        self.successResultOf(fire(dispatcher, 1))
+        assert owner.events == [1]
+        probe = weakref.ref(owner)
+        del owner
+        gc.collect()
+        assert probe() is None
+        assert dispatcher.handlers() == []
+        self.successResultOf(fire(dispatcher, 2))
+
+    def test_callable_object(self) -> None:
+        """A callable object is held weakly and removed once collected."""
+        dispatcher, _ = started()
+        owner = CallableOwner()
+        add(dispatcher, owner, "during")
+        run = self.successResultOf(fire(dispatcher, "x"))
+        assert run.outcomes[0].result == "x"
+        assert dispatcher.handlers()[0].handler_name.endswith("CallableOwner")
+        del owner, run
+        gc.collect()
+        assert dispatcher.handlers() == []
+
+    def test_plain_function(self) -> None:
+        """A plain function is held weakly and removed once collected."""
+        dispatcher, _ = started()
+        calls: list[Any] = []
+
+        def handler(event: Any) -> None:
+            calls.append(event)
+
+        add(dispatcher, handler, "during")
+        self.successResultOf(fire(dispatcher, 1))
+        del handler
+        gc.collect()
+        self.successResultOf(fire(dispatcher, 2))
+        assert calls == [1]
+
+    def test_lambda_trap_is_reported(self) -> None:
+        """A weak handler collected before its first call is logged as a warning naming it."""
+        dispatcher, _ = started()
+        with structlog.testing.capture_logs() as logs:
+            add(dispatcher, lambda event: None, "during")
+            gc.collect()
+            run = self.successResultOf(fire(dispatcher))
+        assert run.outcomes == []
+        [warning] = [e for e in logs if e["log_level"] == "warning"]
+        assert warning["event"] == "weak_handler_collected_before_first_call"
+        assert "<lambda>" in warning["handler_name"]
+        assert "use_weakref=False" in warning["hint"]
+
+    def test_partial_trap_is_reported(self) -> None:
+        """An inline functools.partial is the same trap, and is named in the warning."""
+        dispatcher, _ = started()
+        with structlog.testing.capture_logs() as logs:
+            add(dispatcher, functools.partial(print, "x"), "during")
+            gc.collect()
+            dispatcher.handlers()
+        [warning] = [e for e in logs if e["log_level"] == "warning"]
+        assert warning["handler_name"] == "functools.partial(print)"
+
+    def test_strong_reference_keeps_handler(self) -> None:
+        """use_weakref=False keeps an inline lambda alive until removed."""
+        dispatcher, _ = started()
+        calls: list[Any] = []
+        self.successResultOf(
+            dispatcher.add_event_handler(lambda event: calls.append(event), "during", False)  # noqa: PLW0108
+        )
+        gc.collect()
+        self.successResultOf(fire(dispatcher, 1))
+        assert calls == [1]
+        assert dispatcher.handlers()[0].weak is False
+
+    def test_not_weakly_referenceable(self) -> None:
+        """A callable that cannot be weakly referenced raises TypeError suggesting the fix."""
+        dispatcher, _ = started()
+        with pytest.raises(TypeError, match=r"cannot hold handler .*Slotted .*use_weakref=False"):
+            dispatcher.add_event_handler(Slotted(), "during")
+        calls: list[Any] = []
+        with pytest.raises(
+            TypeError, match=r"handler list\.append \(builtin_function_or_method\)"
+        ):
+            dispatcher.add_event_handler(calls.append, "during")
+        assert dispatcher.handlers() == []
+
+    def test_builtin_method_of_weakrefable_object(self) -> None:
+        """A built-in method is held through a weak reference to the object it is bound to."""
+        dispatcher, _ = started()
+        seen = Seen()
+        add(dispatcher, seen.add, "during")
+        gc.collect()
+        self.successResultOf(fire(dispatcher, "x"))
+        assert seen == {"x"}
+        assert dispatcher.handlers()[0].handler_name == "Seen.add"
+        del seen
+        gc.collect()
+        assert dispatcher.handlers() == []
+
+    def test_nothing_keeps_weak_handler_alive(self) -> None:
+        """Runs, their outcomes, handler records and logs hold no reference to the handler."""
+        dispatcher, _ = started()
+        owner = Owner()
+        add(dispatcher, owner.on_event, "during")
+        with structlog.testing.capture_logs() as logs:
+            run = self.successResultOf(fire(dispatcher, 1))
+            records = dispatcher.handlers()
+            matches = dispatcher.matching_handlers()
+        probe = weakref.ref(owner)
+        del owner
+        gc.collect()
+        assert probe() is None
+        assert run.outcomes[0].handler_name.endswith("Owner.on_event")
+        assert logs
+        assert records[0].handler_name == matches["during"][0].handler_name
+
+    def test_collected_while_run_in_flight(self) -> None:
+        """A weak handler collected while a run is in flight is not called in a later phase."""
+        dispatcher, _ = started()
+        gate: Deferred[None] = Deferred()
+        keep = [lambda _e: gate]
+        add(dispatcher, keep[0], "before")
+        owner = Owner()
+        add(dispatcher, owner.on_event, "after")
+        d = fire(dispatcher)
+        probe = weakref.ref(owner)
+        del owner
+        gc.collect()
+        assert probe() is None
+        gate.callback(None)
+        run = result_of(d)
+        assert [o.phase for o in run.outcomes] == ["before"]
+        assert len(dispatcher.handlers()) == 1
+
+    def test_remove_after_collection(self) -> None:
+        """Removing a handler whose referent was collected fails with UnknownHandlerError."""
+        from twisted_event_dispatcher import UnknownHandlerError
+
+        dispatcher, _ = started()
+        owner = Owner()
+        handler_id = add(dispatcher, owner.on_event, "during")
+        del owner
+        gc.collect()
+        self.failureResultOf(dispatcher.remove_event_handler(handler_id), UnknownHandlerError)
