@@ -13,6 +13,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from twisted_event_dispatcher import EventDispatcher, EventRun
 
+
 class UserEvent(NamedTuple):
     """The README's event: a user was created."""
 
