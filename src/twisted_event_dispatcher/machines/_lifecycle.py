@@ -42,11 +42,8 @@ class LifecycleInputs(Protocol):
     def submit(self, run: RunCore) -> None:
         """A run was fired."""
 
-    def run_finished(self, run: RunCore) -> None:
-        """A run that had begun has ended."""
-
-    def withdraw(self, run: RunCore) -> None:
-        """A run still waiting for its turn was cancelled."""
+    def run_ended(self, run: RunCore) -> None:
+        """A run has reached an end state: it finished, or was cancelled while it waited."""
 
     def drained(self) -> None:
         """Feedback: while stopping, the last accepted run has finished."""
@@ -153,19 +150,19 @@ def _not_running(core: LifecycleCore, run: RunCore, state: str) -> None:
         run.log.debug("run_queued", position=len(core.parked), reason=state)
 
 
-def _finished(core: LifecycleCore, run: RunCore) -> None:
-    core.in_flight.discard(run)
+def _ended(core: LifecycleCore, run: RunCore) -> None:
+    """Forget *run* wherever it is: in flight, holding the serial slot, or still waiting."""
+    if run in core.in_flight:
+        core.in_flight.remove(run)
+    else:  # cancelled before its turn came
+        for queue in (core.backlog, core.parked):
+            if run in queue:
+                queue.remove(run)
     if run is core.holder:
         core.holder = None
         if core.backlog:
             core.holder = core.backlog.popleft()
             _begin(core, core.holder)
-
-
-def _withdraw(core: LifecycleCore, run: RunCore) -> None:
-    for queue in (core.backlog, core.parked):
-        if run in queue:
-            queue.remove(run)
 
 
 def _drain_if_idle(inputs: LifecycleInputs, core: LifecycleCore) -> None:
@@ -205,9 +202,9 @@ def make_lifecycle_machine() -> TypeMachine[LifecycleInputs, LifecycleCore]:
     def submit_stopped(inputs: LifecycleInputs, core: LifecycleCore, run: RunCore) -> None:
         _not_running(core, run, "stopped")
 
-    @stopped.upon(LifecycleInputs.withdraw).loop()
-    def withdraw_stopped(inputs: LifecycleInputs, core: LifecycleCore, run: RunCore) -> None:
-        _withdraw(core, run)
+    @stopped.upon(LifecycleInputs.run_ended).loop()
+    def ended_stopped(inputs: LifecycleInputs, core: LifecycleCore, run: RunCore) -> None:
+        _ended(core, run)
 
     # -- running ----------------------------------------------------------------------
     @running.upon(LifecycleInputs.start).loop()
@@ -218,13 +215,9 @@ def make_lifecycle_machine() -> TypeMachine[LifecycleInputs, LifecycleCore]:
     def submit_running(inputs: LifecycleInputs, core: LifecycleCore, run: RunCore) -> None:
         _accept(core, run)
 
-    @running.upon(LifecycleInputs.run_finished).loop()
-    def finished_running(inputs: LifecycleInputs, core: LifecycleCore, run: RunCore) -> None:
-        _finished(core, run)
-
-    @running.upon(LifecycleInputs.withdraw).loop()
-    def withdraw_running(inputs: LifecycleInputs, core: LifecycleCore, run: RunCore) -> None:
-        _withdraw(core, run)
+    @running.upon(LifecycleInputs.run_ended).loop()
+    def ended_running(inputs: LifecycleInputs, core: LifecycleCore, run: RunCore) -> None:
+        _ended(core, run)
 
     @running.upon(LifecycleInputs.stop).to(stopping)
     def stop_running(inputs: LifecycleInputs, core: LifecycleCore, waiter: Deferred[None]) -> None:
@@ -252,18 +245,11 @@ def make_lifecycle_machine() -> TypeMachine[LifecycleInputs, LifecycleCore]:
     ) -> None:
         _not_running(core, run, "stopping")
 
-    @stopping.upon(LifecycleInputs.run_finished).loop()
-    def finished_stopping(
+    @stopping.upon(LifecycleInputs.run_ended).loop()
+    def ended_stopping(
         inputs: LifecycleInputs, core: LifecycleCore, data: _Stopping, run: RunCore
     ) -> None:
-        _finished(core, run)
-        _drain_if_idle(inputs, core)
-
-    @stopping.upon(LifecycleInputs.withdraw).loop()
-    def withdraw_stopping(
-        inputs: LifecycleInputs, core: LifecycleCore, data: _Stopping, run: RunCore
-    ) -> None:
-        _withdraw(core, run)
+        _ended(core, run)
         _drain_if_idle(inputs, core)
 
     @stopping.upon(LifecycleInputs.drained).to(stopped)

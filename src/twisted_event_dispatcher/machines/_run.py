@@ -456,6 +456,11 @@ def _end_from_waiting(input_name: str, status: RunStatus) -> Callable[..., None]
     return end
 
 
+def _late_input(inputs: RunInputs, core: RunCore, *args: object) -> None:
+    if core.debug:
+        core.log.debug("late_input_ignored", status=core.status)
+
+
 @functools.lru_cache(maxsize=64)
 def make_run_machine(phases: tuple[str, ...]) -> TypeMachine[RunInputs, RunCore]:
     """Build the run machine for *phases* (cached: one build per phase configuration)."""
@@ -490,4 +495,12 @@ def make_run_machine(phases: tuple[str, ...]) -> TypeMachine[RunInputs, RunCore]
         )
         state.upon(RunInputs.settle).loop()(_settled_in(name))
         state.upon(RunInputs.cancel).to(ends["cancelled"])(_cancel_in(name))
+    # Inputs that were queued behind a re-entrant cancel() (a handler cancelling
+    # its own run) arrive once the run has ended; they change nothing.  Likewise a
+    # cancel() queued behind the input that ended the run.
+    ignore = _late_input
+    for input_method in (RunInputs.settle, RunInputs.phase_drained, RunInputs.phase_failed):
+        ends["cancelled"].upon(input_method).loop()(ignore)
+    for status in ("completed", "aborted"):
+        ends[status].upon(RunInputs.cancel).loop()(ignore)
     return builder.build()

@@ -479,6 +479,8 @@ class _Host:
     # -- LifecycleHost ----------------------------------------------------------------
 
     def begin(self, run: RunCore) -> None:
+        if run.status is not None:  # cancelled between the decision and now
+            return
         if run.generation != self.registry.generation:
             run.matches = self.registry.match(run.details)
         run.began = True
@@ -488,9 +490,12 @@ class _Host:
         run.inputs.begin()
 
     def drop(self, run: RunCore) -> None:
-        run.inputs.drop()
+        if run.status is None:
+            run.inputs.drop()
 
     def reject(self, run: RunCore, state: str) -> None:
+        if run.status is not None:
+            return
         run.log.warning("run_rejected", reason=f"the dispatcher is {state} (when_stopped='error')")
         run.deferred.errback(
             DispatcherNotRunning(
@@ -500,6 +505,8 @@ class _Host:
         )
 
     def queue_full(self, run: RunCore, limit: int) -> None:
+        if run.status is not None:
+            return
         run.log.warning("run_rejected", reason=f"max_queued={limit} runs wait already")
         run.deferred.errback(
             QueueFull(f"cannot queue {run.event!r}: max_queued={limit} runs are waiting already")
@@ -511,10 +518,7 @@ class _Host:
         self.registry.exhaust(reg)
 
     def run_ended(self, run: RunCore, result: EventRun) -> None:
-        if run.began:
-            self._lifecycle.run_finished(run)
-        else:
-            self._lifecycle.withdraw(run)
+        self._lifecycle.run_ended(run)
         if not run.deferred.called:  # cancelled while a transition was under way
             run.deferred.callback(result)
         if not self._pumping:
