@@ -112,7 +112,7 @@ def _trace(core: LifecycleCore, from_state: str, input_name: str, to_state: str)
 
 
 def _is_child(core: LifecycleCore, run: RunCore) -> bool:
-    return run.parent is not None and run.parent.run in core.in_flight
+    return run.parent is not None and run.parent[0] in core.in_flight
 
 
 def _accept(core: LifecycleCore, run: RunCore) -> None:

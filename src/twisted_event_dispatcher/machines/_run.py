@@ -21,7 +21,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, final
+from typing import TYPE_CHECKING, Any, Final, Protocol, final
 
 from automat import TypeMachine, TypeMachineBuilder
 from twisted.internet.defer import CancelledError, Deferred
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
 
     from twisted_event_dispatcher.runtime._registry import Matches, Registration
-    from twisted_event_dispatcher.typing import HandlerId, OutcomeStatus, RunStatus
+    from twisted_event_dispatcher.typing import OutcomeStatus, RunStatus
 
 __all__ = [
     "CURRENT_CALL",
@@ -48,13 +48,8 @@ __all__ = [
 ]
 
 
-class HandlerCall(NamedTuple):
-    """Which run's which handler is executing (the value of :data:`CURRENT_CALL`)."""
-
-    run: RunCore
-    handler_id: HandlerId
-    handler_name: str
-
+HandlerCall = tuple["RunCore", "Registration"]
+"""Which run's which handler is executing (the value of :data:`CURRENT_CALL`)."""
 
 CURRENT_CALL: Final[contextvars.ContextVar[HandlerCall | None]] = contextvars.ContextVar(
     "twisted_event_dispatcher.current_call", default=None
@@ -145,7 +140,7 @@ class RunCore:
     @property
     def parent_run_id(self) -> str | None:
         """The id of the run whose handler fired this one."""
-        return None if self.parent is None else self.parent.run.run_id
+        return None if self.parent is None else self.parent[0].run_id
 
 
 @final
@@ -219,19 +214,23 @@ class PendingCall:
         # _DONE: the run was cancelled and has recorded this call already.
 
 
+def _log_success(core: RunCore, outcome: HandlerOutcome) -> None:
+    core.log.debug(
+        "handler_settled",
+        handler_id=outcome.handler_id,
+        handler_name=outcome.handler_name,
+        phase=outcome.phase,
+        status=outcome.status,
+        duration=outcome.duration,
+    )
+
+
 def _record(core: RunCore, phase: PhaseRun, outcome: HandlerOutcome) -> None:
     core.outcomes.append(outcome)
     status = outcome.status
     if status == "succeeded":
         if core.debug:
-            core.log.debug(
-                "handler_settled",
-                handler_id=outcome.handler_id,
-                handler_name=outcome.handler_name,
-                phase=outcome.phase,
-                status=status,
-                duration=outcome.duration,
-            )
+            _log_success(core, outcome)
         return
     phase.failed = True
     failure = outcome.failure
@@ -269,12 +268,19 @@ def _phase_settled(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
         inputs.phase_drained()
 
 
-def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
+def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  # noqa: PLR0912, PLR0915
+    # The hot path: written for speed (locals, no helper calls for the common
+    # case of a handler returning None), so read it with _record() beside it.
     assert core.matches is not None  # noqa: S101 -- set before begin()
     host = core.host
     clock = host.clock
+    seconds = clock.seconds
     event = core.event
     debug = core.debug
+    phase_name = phase.name
+    append = core.outcomes.append
+    set_call = CURRENT_CALL.set
+    reset_call = CURRENT_CALL.reset
     for reg in core.matches[phase.index]:
         if not reg.active:
             continue  # removed (by hand, or used up) after the run matched it
@@ -289,14 +295,14 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
                 "handler_called",
                 handler_id=reg.handler_id,
                 handler_name=reg.name,
-                phase=phase.name,
+                phase=phase_name,
                 call=reg.calls,
             )
-        started = clock.seconds()
-        token = CURRENT_CALL.set(HandlerCall(core, reg.handler_id, reg.name))
+        started = seconds()
+        token = set_call((core, reg))
         try:
             result = handler(event)
-            if isinstance(result, CoroutineType):
+            if type(result) is CoroutineType:
                 result = Deferred.fromCoroutine(result)
         except BaseException:  # noqa: BLE001 -- as Deferred does: a handler never breaks a run
             failure = Failure()
@@ -306,30 +312,30 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
                 HandlerOutcome(
                     reg.handler_id,
                     reg.name,
-                    phase.name,
+                    phase_name,
                     "failed",
                     None,
                     failure,
-                    clock.seconds() - started,
+                    seconds() - started,
                 ),
             )
             continue
         finally:
-            CURRENT_CALL.reset(token)
-        if not isinstance(result, Deferred):
-            _record(
-                core,
-                phase,
-                HandlerOutcome(
-                    reg.handler_id,
-                    reg.name,
-                    phase.name,
-                    "succeeded",
-                    result,
-                    None,
-                    clock.seconds() - started,
-                ),
+            reset_call(token)
+        del handler
+        if result is None or not isinstance(result, Deferred):
+            outcome = HandlerOutcome(
+                reg.handler_id,
+                reg.name,
+                phase_name,
+                "succeeded",
+                result,
+                None,
+                seconds() - started,
             )
+            append(outcome)
+            if debug:
+                _log_success(core, outcome)
             continue
         call = PendingCall(core, reg, started)
         timeout = host.handler_timeout if reg.timeout is None else reg.timeout
@@ -479,22 +485,26 @@ def make_run_machine(phases: tuple[str, ...]) -> TypeMachine[RunInputs, RunCore]
     ]
     ends = {status: builder.state(status) for status in END_STATES}
 
+    # automat finds a transition by scanning them in the order they were
+    # declared, so the ones every run takes come first: begin, then each phase
+    # draining into the next, then settling pending results.
     waiting.upon(RunInputs.begin).to(phase_states[0]).returns(None)
-    waiting.upon(RunInputs.drop).to(ends["dropped"])(_end_from_waiting("drop", "dropped"))
-    waiting.upon(RunInputs.cancel).to(ends["cancelled"])(_end_from_waiting("cancel", "cancelled"))
     for index, state in enumerate(phase_states):
-        name = state.name
         if index + 1 < len(phase_states):
             state.upon(RunInputs.phase_drained).to(phase_states[index + 1]).returns(None)
         else:
             state.upon(RunInputs.phase_drained).to(ends["completed"])(
-                _end_from_phase(name, "phase_drained", "completed")
+                _end_from_phase(state.name, "phase_drained", "completed")
             )
+    for state in phase_states:
+        state.upon(RunInputs.settle).loop()(_settled_in(state.name))
+    for state in phase_states:
         state.upon(RunInputs.phase_failed).to(ends["aborted"])(
-            _end_from_phase(name, "phase_failed", "aborted")
+            _end_from_phase(state.name, "phase_failed", "aborted")
         )
-        state.upon(RunInputs.settle).loop()(_settled_in(name))
-        state.upon(RunInputs.cancel).to(ends["cancelled"])(_cancel_in(name))
+        state.upon(RunInputs.cancel).to(ends["cancelled"])(_cancel_in(state.name))
+    waiting.upon(RunInputs.drop).to(ends["dropped"])(_end_from_waiting("drop", "dropped"))
+    waiting.upon(RunInputs.cancel).to(ends["cancelled"])(_end_from_waiting("cancel", "cancelled"))
     # Inputs that were queued behind a re-entrant cancel() (a handler cancelling
     # its own run) arrive once the run has ended; they change nothing.  Likewise a
     # cancel() queued behind the input that ended the run.

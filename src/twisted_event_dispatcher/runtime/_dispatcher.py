@@ -450,7 +450,7 @@ class _Host:
         if parent is None:
             log = get_logger().bind(run_id=run_id)
         else:
-            log = get_logger().bind(run_id=run_id, parent_run_id=parent.run.run_id)
+            log = get_logger().bind(run_id=run_id, parent_run_id=parent[0].run_id)
         debug = is_debug_enabled(log)
         run = RunCore(self, run_id, parent, event, details, log, debug, matches)
         run.generation = self.registry.generation
@@ -461,8 +461,8 @@ class _Host:
                 "run_created",
                 event_type=type(event).__qualname__,
                 details={key: repr(value) for key, value in details.items()},
-                parent_handler_id=None if parent is None else parent.handler_id,
-                parent_handler_name=None if parent is None else parent.handler_name,
+                parent_handler_id=None if parent is None else parent[1].handler_id,
+                parent_handler_name=None if parent is None else parent[1].name,
             )
         return run
 
