@@ -485,9 +485,9 @@ def make_run_machine(phases: tuple[str, ...]) -> TypeMachine[RunInputs, RunCore]
     ]
     ends = {status: builder.state(status) for status in END_STATES}
 
-    # automat finds a transition by scanning them in the order they were
-    # declared, so the ones every run takes come first: begin, then each phase
-    # draining into the next, then settling pending results.
+    # Every run takes begin and each phase_drained; settle only for pending results.
+    # (automat looks a transition up by scanning all of them, so each transition
+    # declared here costs every run a little: declare no more than the runs need.)
     waiting.upon(RunInputs.begin).to(phase_states[0]).returns(None)
     for index, state in enumerate(phase_states):
         if index + 1 < len(phase_states):
