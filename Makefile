@@ -28,6 +28,10 @@ graphviz:
 
 demo: $(STAMP) graphviz
 	$(PY) examples/readme_story.py
+	$(PY) examples/demo.py out/demo
+	mkdir -p docs/images
+	cp out/demo/topology.svg out/demo/topology.png docs/images/
+	@echo "docs/images/topology.svg and docs/images/topology.png updated"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

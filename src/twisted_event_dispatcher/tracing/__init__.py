@@ -1,12 +1,85 @@
 """Structured tracing of dispatcher runs through structlog.
 
 Every record the runtime emits goes through the logger named
-:data:`LOGGER_NAME`; once the application has configured structlog, that
-configuration decides where records go.
+:data:`LOGGER_NAME` and follows the schema in :data:`EVENTS`: run records
+carry ``run_id`` (and ``parent_run_id`` for a run fired from inside another
+run's handler), so a trace rebuilds the causal tree of runs.  Records name
+handlers; they never hold them.
+
+Once the application has configured structlog, that configuration decides
+where records go.  :func:`configure_tracing` additionally writes them as JSON
+lines to a file or stream, without touching that configuration::
+
+    from twisted_event_dispatcher.tracing import configure_tracing
+
+    tracing = configure_tracing("trace.jsonl")
+    ...  # fire events
+    tracing.stop()
+
+:func:`read_runs` reads such a trace back, streaming, as :class:`TracedRun`
+trees, and :func:`format_tree` prints them (the ``tedtool trace``
+command does both).
+
+Into ``twisted.logger``
+-----------------------
+structlog's bundled :mod:`structlog.twisted` module targets the legacy
+``twisted.python.log``, whose messages Twisted forwards to
+``twisted.logger``'s global publisher.  To hand the records to
+``twisted.logger`` directly, with their keys as event fields, finish the
+application's processor chain with a small processor that emits them::
+
+    import structlog
+    from twisted.logger import Logger, LogLevel
+
+    _twisted_log = Logger(namespace="twisted_event_dispatcher")
+
+    def emit_to_twisted_logger(logger, method_name, event_dict):
+        event_dict.pop("level", None)  # twisted.logger's log_level says it
+        level = LogLevel.levelWithName("warn" if method_name == "warning" else method_name)
+        _twisted_log.emit(level, "{event}", **event_dict)
+        raise structlog.DropEvent
+
+    structlog.configure(
+        processors=[structlog.processors.format_exc_info, emit_to_twisted_logger],
+    )
+
+``examples/twisted_logger.py`` is that recipe as a runnable program.
 """
 
 from __future__ import annotations
 
+from twisted_event_dispatcher.tracing._configure import (
+    Tracebacks,
+    TracingHandle,
+    configure_tracing,
+)
 from twisted_event_dispatcher.tracing._logger import LOGGER_NAME
+from twisted_event_dispatcher.tracing._reader import (
+    MalformedLine,
+    TracedHandler,
+    TracedPhase,
+    TracedRun,
+    TraceReader,
+    read_runs,
+)
+from twisted_event_dispatcher.tracing._schema import COMMON_KEYS, EVENTS, Level, RecordSpec
+from twisted_event_dispatcher.tracing._tree import format_duration, format_tree
 
-__all__ = ["LOGGER_NAME"]
+__all__ = [
+    "COMMON_KEYS",
+    "EVENTS",
+    "LOGGER_NAME",
+    "Level",
+    "MalformedLine",
+    "RecordSpec",
+    "TraceReader",
+    "Tracebacks",
+    "TracedHandler",
+    "TracedPhase",
+    "TracedRun",
+    "TracingHandle",
+    "configure_tracing",
+    "format_duration",
+    "format_tree",
+    "read_runs",
+]

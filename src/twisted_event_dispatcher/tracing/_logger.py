@@ -8,12 +8,14 @@ from typing import Any, Final
 
 import structlog
 
-__all__ = ["LOGGER_NAME", "get_logger", "is_debug_enabled"]
+__all__ = ["LOGGER_NAME", "application_logger", "get_logger", "is_debug_enabled", "set_tracer"]
 
 LOGGER_NAME: Final = "twisted_event_dispatcher"
 """The name every logger of the runtime is created with."""
 
 _fallback: Any = None
+_tracer: Any = None
+"""The bound logger :func:`~twisted_event_dispatcher.tracing.configure_tracing` installed."""
 
 
 class _StandardError:
@@ -28,6 +30,18 @@ class _StandardError:
 
 def get_logger() -> Any:
     """Return the logger the runtime logs through, resolved at the time of the call.
+
+    While :func:`~twisted_event_dispatcher.tracing.configure_tracing` is in
+    effect, that is its tracing logger (which also forwards every record to
+    :func:`application_logger`).  Otherwise it is :func:`application_logger`.
+    """
+    if _tracer is not None:
+        return _tracer
+    return application_logger()
+
+
+def application_logger() -> Any:
+    """Return the logger the application's structlog configuration provides.
 
     Once the application has configured structlog, that configuration
     decides everything.  Until then, structlog's built-in default would print
@@ -50,6 +64,17 @@ def get_logger() -> Any:
             logger_name=LOGGER_NAME,
         )
     return _fallback
+
+
+def set_tracer(tracer: Any) -> Any:
+    """Make *tracer* (a bound logger, or None) what :func:`get_logger` returns.
+
+    Returns:
+        The tracer it replaces.
+    """
+    global _tracer
+    previous, _tracer = _tracer, tracer
+    return previous
 
 
 def is_debug_enabled(log: Any) -> bool:

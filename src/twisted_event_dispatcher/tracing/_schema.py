@@ -1,0 +1,148 @@
+"""The documented schema of every record the runtime logs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final, Literal, TypeAlias
+
+import attrs
+
+__all__ = ["COMMON_KEYS", "EVENTS", "RUN_EVENTS", "Level", "RecordSpec"]
+
+Level: TypeAlias = Literal["debug", "info", "warning", "error"]
+"""The level a record is logged at."""
+
+
+@attrs.frozen
+class RecordSpec:
+    """One kind of record: its ``event`` name, level and the keys it always carries.
+
+    .. versionadded:: 1.0
+    """
+
+    event: str
+    """The record's ``event`` value."""
+    level: Level
+    """The level it is logged at (``handler_settled`` is ``error`` unless it succeeded)."""
+    keys: tuple[str, ...]
+    """The keys every such record carries, besides :data:`COMMON_KEYS`."""
+    description: str
+    """What the record means."""
+    optional_keys: tuple[str, ...] = ()
+    """Keys only some such records carry."""
+
+
+COMMON_KEYS: Final = ("event", "level", "timestamp")
+"""Keys every record written by :func:`configure_tracing` carries.
+
+Records about a run also carry ``run_id``, and ``parent_run_id`` when the run
+was fired from inside another run's handler.
+"""
+
+_RUN: Final = ("run_id",)
+_HANDLER: Final = ("handler_id", "handler_name", "phase")
+_TRANSITION: Final = ("machine", "from_state", "input", "to_state")
+
+_SPECS: Final = (
+    RecordSpec(
+        "run_created",
+        "debug",
+        (*_RUN, "event_type", "details", "parent_handler_id", "parent_handler_name"),
+        "fire_event was called; details holds the reprs of the event details, and the "
+        "parent_* keys name the handler that fired this run (None for a top-level run).",
+    ),
+    RecordSpec(
+        "run_queued",
+        "debug",
+        (*_RUN, "position", "reason"),
+        "The run waits: for its serial turn (reason 'serial') or for start().",
+    ),
+    RecordSpec("run_started", "debug", _RUN, "The run's turn has come."),
+    RecordSpec(
+        "run_transition",
+        "debug",
+        (*_RUN, *_TRANSITION),
+        "The run's machine (machine='run') changed state.",
+    ),
+    RecordSpec("phase_entered", "debug", (*_RUN, "phase"), "The run entered a phase."),
+    RecordSpec(
+        "handler_called",
+        "debug",
+        (*_RUN, *_HANDLER, "call"),
+        "A handler is being called; call counts its calls so far, this one included.",
+    ),
+    RecordSpec(
+        "handler_settled",
+        "debug",
+        (*_RUN, *_HANDLER, "status", "duration"),
+        "A handler's result settled: status is succeeded (debug), failed or timed_out "
+        "(error, with exception_type, exception_message and the traceback under exception) "
+        "or cancelled (debug); duration is in seconds of the dispatcher's clock.",
+        ("exception_type", "exception_message", "exception"),
+    ),
+    RecordSpec(
+        "phase_completed",
+        "debug",
+        (*_RUN, "phase", "failed"),
+        "Every handler of the phase has settled; failed says whether one failed.",
+    ),
+    RecordSpec(
+        "run_ended",
+        "debug",
+        (*_RUN, "status", "duration", "handlers", "failures"),
+        "The run ended: status is completed, aborted or cancelled; duration is in seconds.",
+    ),
+    RecordSpec(
+        "run_dropped",
+        "warning",
+        (*_RUN, "reason", "details"),
+        "The dispatcher was not running (when_stopped='drop'): the run ended unstarted.",
+    ),
+    RecordSpec(
+        "run_rejected",
+        "warning",
+        (*_RUN, "reason"),
+        "The run's Deferred failed before it started (when_stopped='error', or max_queued).",
+    ),
+    RecordSpec(
+        "lifecycle_transition",
+        "debug",
+        _TRANSITION,
+        "The dispatcher's lifecycle machine (machine='lifecycle') changed state.",
+    ),
+    RecordSpec(
+        "handler_registered",
+        "debug",
+        (*_HANDLER, "match_spec", "max_calls", "weak"),
+        "A handler was registered; match_spec holds the reprs of its values.",
+    ),
+    RecordSpec("handler_removed", "debug", _HANDLER, "A handler was removed by hand."),
+    RecordSpec(
+        "handler_exhausted",
+        "debug",
+        (*_HANDLER, "max_calls"),
+        "A handler was given its last call (max_calls) and removed.",
+    ),
+    RecordSpec(
+        "handler_collected",
+        "debug",
+        (*_HANDLER, "calls"),
+        "A weakly held handler was garbage-collected, and its registration removed.",
+    ),
+    RecordSpec(
+        "weak_handler_collected_before_first_call",
+        "warning",
+        (*_HANDLER, "hint"),
+        "A weakly held handler was collected before it was ever called (a likely bug).",
+    ),
+)
+
+EVENTS: Final[Mapping[str, RecordSpec]] = MappingProxyType({spec.event: spec for spec in _SPECS})
+"""Every record the runtime logs, by its ``event`` name.
+
+.. versionadded:: 1.0
+"""
+
+RUN_EVENTS: Final = frozenset(spec.event for spec in _SPECS if "run_id" in spec.keys)
+"""The events that belong to one run (they carry ``run_id``)."""

@@ -1,0 +1,55 @@
+"""Colours, fonts and label helpers shared by the diagrams."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+__all__ = ["FONT", "OUTCOME_COLORS", "RUN_STATUS_COLORS", "escape", "quote"]
+
+FONT: Final = "Helvetica"
+
+OUTCOME_COLORS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
+    {
+        "succeeded": ("#c8e6c9", "#2e7d32"),
+        "failed": ("#ffcdd2", "#c62828"),
+        "timed_out": ("#ffe0b2", "#ef6c00"),
+        "cancelled": ("#e0e0e0", "#616161"),
+        "pending": ("#fff9c4", "#f9a825"),
+    }
+)
+"""Fill and border colour of a handler node, by outcome status.
+
+.. versionadded:: 1.0
+"""
+
+RUN_STATUS_COLORS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "completed": "#2e7d32",
+        "aborted": "#c62828",
+        "cancelled": "#616161",
+        "dropped": "#616161",
+        "rejected": "#c62828",
+        "unfinished": "#f9a825",
+    }
+)
+"""Border colour of a run, by run status.
+
+.. versionadded:: 1.0
+"""
+
+HIGHLIGHT: Final = ("#c8e6c9", "#2e7d32")
+DIMMED: Final = "#b0b0b0"
+PHASE_FILL: Final = "#f5f7fa"
+
+
+def escape(text: object) -> str:
+    """Escape *text* for a Graphviz HTML-like label."""
+    return html.escape(str(text), quote=True)
+
+
+def quote(identifier: str) -> str:
+    """Quote *identifier* as a DOT ID, whatever characters (``:``, spaces) it holds."""
+    return '"' + identifier.replace("\\", "\\\\").replace('"', '\\"') + '"'
