@@ -1,0 +1,41 @@
+"""The benchmark's smoke run: every row once, with small sizes, so the benchmark cannot rot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_row_and_target_is_reported(tmp_path: Path) -> None:
+    """A smoke run of the benchmark writes a report with every workload's row and every target."""
+    output = tmp_path / "results.md"
+    completed = subprocess.run(  # noqa: S603 -- this interpreter, the repository's own script
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--output", str(output)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    report = output.read_text(encoding="utf-8")
+    assert "Smoke run" in report
+    for row in (
+        "| W1 ",
+        "| W2 ",
+        "| W3 ",
+        "| W4 ",
+        "| W4u ",
+        "| W5 ",
+        "| W6 ",
+        "| W6r ",
+        "| W6m ",
+    ):
+        assert row in report, row
+    assert report.count("| W7 ") == 4
+    targets = [line for line in report.splitlines() if line.startswith("- W") and "**" in line]
+    assert len(targets) == 9
+    assert all("**met**" in line or "**missed**" in line for line in targets)
+    assert "| W1 " in completed.stdout
