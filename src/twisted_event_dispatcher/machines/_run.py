@@ -281,6 +281,8 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
     append = core.outcomes.append
     set_call = CURRENT_CALL.set
     reset_call = CURRENT_CALL.reset
+    # One clock read per handler: each call starts when the previous one ended.
+    now = seconds()
     for reg in core.matches[phase.index]:
         if not reg.active:
             continue  # removed (by hand, or used up) after the run matched it
@@ -298,7 +300,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
                 phase=phase_name,
                 call=reg.calls,
             )
-        started = seconds()
+        started = now
         token = set_call((core, reg))
         try:
             result = handler(event)
@@ -306,6 +308,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
                 result = Deferred.fromCoroutine(result)
         except BaseException:  # noqa: BLE001 -- as Deferred does: a handler never breaks a run
             failure = Failure()
+            now = seconds()
             _record(
                 core,
                 phase,
@@ -316,7 +319,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
                     "failed",
                     None,
                     failure,
-                    seconds() - started,
+                    now - started,
                 ),
             )
             continue

@@ -6,7 +6,10 @@ import functools
 import types
 import weakref
 from collections.abc import Callable
-from typing import Any, Final, TypeGuard, cast, final
+from typing import TYPE_CHECKING, Any, Final, TypeGuard, cast, final
+
+if TYPE_CHECKING:
+    from twisted_event_dispatcher.typing import HandlerId
 
 __all__ = ["HandlerRef", "describe", "reference"]
 
@@ -27,34 +30,60 @@ class _Strong:
         return self._target
 
 
+@final
+class _Ref(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference that knows the id of the registration it belongs to."""
+
+    __slots__ = ("handler_id",)
+
+    handler_id: HandlerId
+
+
+@final
+class _WeakMethod(weakref.WeakMethod):  # type: ignore[type-arg]
+    """A :class:`weakref.WeakMethod` that knows the id of its registration."""
+
+    __slots__ = ("handler_id",)
+
+    handler_id: HandlerId
+
+
 def reference(
     handler: Callable[..., Any],
+    handler_id: HandlerId,
     *,
     weak: bool,
-    on_collected: Callable[[object], None],
+    on_collected: Callable[[Any], None],
 ) -> HandlerRef:
     """Reference *handler*, weakly when *weak* is true.
 
     A bound method is held by a :class:`weakref.WeakMethod` (a weak reference
     to its instance, as the original project did); any other callable by a
-    plain :class:`weakref.ref`.  *on_collected* runs when the referent goes.
+    plain :class:`weakref.ref`.  *on_collected* runs with the reference when
+    the referent goes; the reference's ``handler_id`` says whose it was.
 
     Raises:
         TypeError: *handler* cannot be weakly referenced.
     """
     if not weak:
         return _Strong(handler)
+    ref: _Ref | _WeakMethod
     try:
         if isinstance(handler, types.MethodType):
-            return weakref.WeakMethod(handler, on_collected)
-        if _is_bound_builtin(handler):
-            return _WeakBuiltinMethod(handler, on_collected)
-        return weakref.ref(handler, on_collected)
+            ref = _WeakMethod(handler, on_collected)
+        elif _is_bound_builtin(handler):
+            ref = _Ref(handler.__self__, on_collected)
+            ref.handler_id = handler_id
+            return _WeakBuiltinMethod(ref, handler.__name__)
+        else:
+            ref = _Ref(handler, on_collected)
     except TypeError:
         raise TypeError(
             f"cannot hold handler {describe(handler)} ({type(handler).__name__}) by a weak "
             "reference; register it with use_weakref=False and remove it yourself"
         ) from None
+    ref.handler_id = handler_id
+    return ref
 
 
 def _is_bound_builtin(handler: object) -> TypeGuard[types.BuiltinMethodType]:
@@ -72,11 +101,9 @@ class _WeakBuiltinMethod:
 
     __slots__ = ("_name", "_self")
 
-    def __init__(
-        self, method: types.BuiltinMethodType, on_collected: Callable[[object], None]
-    ) -> None:
-        self._self: Final = weakref.ref(method.__self__, on_collected)
-        self._name: Final = method.__name__
+    def __init__(self, owner: weakref.ref[Any], name: str) -> None:
+        self._self: Final = owner
+        self._name: Final = name
 
     def __call__(self) -> Callable[..., Any] | None:
         target = self._self()

@@ -9,6 +9,7 @@ cached per details until the registry changes.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter, itemgetter
@@ -17,7 +18,7 @@ from typing import Any, Final, final
 from twisted_event_dispatcher.exceptions import UnknownHandlerError
 from twisted_event_dispatcher.runtime._handlers import HandlerRef, describe, reference
 from twisted_event_dispatcher.runtime._records import HandlerRegistration
-from twisted_event_dispatcher.tracing._logger import get_logger
+from twisted_event_dispatcher.tracing._logger import get_logger, is_debug_enabled
 from twisted_event_dispatcher.typing import HandlerId
 
 __all__ = ["RESERVED_KEYWORDS", "Matches", "Registration", "Registry"]
@@ -41,11 +42,10 @@ class Registration:
         "key",
         "max_calls",
         "name",
-        "order",
         "phase",
+        "phase_index",
         "ref",
         "shape",
-        "spec",
         "timeout",
         "weak",
     )
@@ -54,10 +54,11 @@ class Registration:
         self,
         handler_id: HandlerId,
         phase: str,
-        phase_index: int,
-        spec: dict[str, Any],
-        ref: HandlerRef,
         *,
+        phase_index: int,
+        shape: tuple[str, ...],
+        key: Any,
+        ref: HandlerRef,
         weak: bool,
         name: str,
         max_calls: int | None,
@@ -65,10 +66,9 @@ class Registration:
     ) -> None:
         self.handler_id: Final = handler_id
         self.phase: Final = phase
-        self.order: Final = (phase_index, handler_id)
-        self.spec: Final = spec
-        self.shape: Final = tuple(sorted(spec))
-        self.key: Final = _key_getter(self.shape)(spec) if self.shape else ()
+        self.phase_index: Final = phase_index
+        self.shape: Final = shape
+        self.key: Final = key
         self.ref: Final = ref
         self.weak: Final = weak
         self.name: Final = name
@@ -77,12 +77,19 @@ class Registration:
         self.calls = 0
         self.active = True
 
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The match spec, wildcards left out (rebuilt from the index key: it is rarely read)."""
+        if len(self.shape) == 1:
+            return {self.shape[0]: self.key}
+        return dict(zip(self.shape, self.key, strict=True))
+
     def snapshot(self) -> HandlerRegistration:
         """Return the public, read-only view of this registration."""
         return HandlerRegistration(
             handler_id=self.handler_id,
             phase=self.phase,
-            match_spec=dict(self.spec),
+            match_spec=self.spec,
             handler_name=self.name,
             max_calls=self.max_calls,
             calls=self.calls,
@@ -93,9 +100,10 @@ class Registration:
 Matches = tuple[tuple[Registration, ...], ...]
 """Per configured phase, in phase order: the matching registrations in registration order."""
 
-_by_order = attrgetter("order")
+_by_order = attrgetter("phase_index", "handler_id")
 
 
+@functools.cache  # one getter per shape, not one per registration
 def _key_getter(shape: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
     # itemgetter returns a bare value for one key and a tuple for several; the
     # same getter builds both the bucket key and the look-up key, so it agrees.
@@ -106,9 +114,10 @@ def _key_getter(shape: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
 class _Shape:
     """All registrations whose specs name the same keywords."""
 
-    __slots__ = ("buckets", "getter", "keys")
+    __slots__ = ("buckets", "getter", "keys", "names")
 
     def __init__(self, shape: tuple[str, ...]) -> None:
+        self.names: Final = shape
         self.keys: Final = frozenset(shape)
         self.getter: Final = _key_getter(shape) if shape else (lambda _details: ())
         self.buckets: Final[dict[Any, dict[HandlerId, Registration]]] = {}
@@ -147,6 +156,7 @@ class Registry:
         self._shapes: dict[tuple[str, ...], _Shape] = {}
         self._cache: dict[tuple[tuple[str, Any], ...], Matches] = {}
         self._dead: list[HandlerId] = []
+        self._on_collected: Final = self._collected  # one bound method for every weak ref
         self._ids = itertools.count(1)
         self.generation = 0
         """Increases with every change; a run fired earlier re-matches when it differs."""
@@ -218,33 +228,37 @@ class Registry:
                 spec[key] = value
         self.purge()
         handler_id = HandlerId(next(self._ids))
-        ref = reference(handler, weak=weak, on_collected=lambda _: self._dead.append(handler_id))
+        ref = reference(handler, handler_id, weak=weak, on_collected=self._on_collected)
+        names = tuple(sorted(spec))
+        shape = self._shapes.get(names)
+        if shape is None:
+            shape = self._shapes[names] = _Shape(names)
         reg = Registration(
             handler_id,
             phase,
-            phase_index,
-            spec,
-            ref,
+            phase_index=phase_index,
+            shape=shape.names,  # shared by every registration of this shape
+            key=_key_getter(names)(spec) if names else (),
+            ref=ref,
             weak=weak,
             name=describe(handler),
             max_calls=max_calls,
             timeout=timeout,
         )
         self._by_id[handler_id] = reg
-        shape = self._shapes.get(reg.shape)
-        if shape is None:
-            shape = self._shapes[reg.shape] = _Shape(reg.shape)
         shape.buckets.setdefault(reg.key, {})[handler_id] = reg
         self._changed()
-        get_logger().debug(
-            "handler_registered",
-            handler_id=handler_id,
-            handler_name=reg.name,
-            phase=phase,
-            match_spec={key: repr(value) for key, value in spec.items()},
-            max_calls=max_calls,
-            weak=weak,
-        )
+        log = get_logger()
+        if is_debug_enabled(log):
+            log.debug(
+                "handler_registered",
+                handler_id=handler_id,
+                handler_name=reg.name,
+                phase=phase,
+                match_spec={key: repr(value) for key, value in spec.items()},
+                max_calls=max_calls,
+                weak=weak,
+            )
         return reg
 
     def remove(self, handler_id: HandlerId) -> Registration:
@@ -277,6 +291,10 @@ class Registry:
             phase=reg.phase,
             max_calls=reg.max_calls,
         )
+
+    def _collected(self, ref: Any) -> None:
+        # Called by the garbage collector, at any moment: only note the id.
+        self._dead.append(ref.handler_id)
 
     def purge(self) -> None:
         """Remove the registrations whose weak referents were collected."""
@@ -351,7 +369,7 @@ class Registry:
         matched.sort(key=_by_order)
         per_phase: list[list[Registration]] = [[] for _ in self._phases]
         for reg in matched:
-            per_phase[reg.order[0]].append(reg)
+            per_phase[reg.phase_index].append(reg)
         result = tuple(map(tuple, per_phase))
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()

@@ -14,6 +14,8 @@ LOGGER_NAME: Final = "twisted_event_dispatcher"
 """The name every logger of the runtime is created with."""
 
 _fallback: Any = None
+_cached: tuple[tuple[Any, ...], Any] | None = None
+"""structlog's configuration, and the bound logger built from it."""
 _tracer: Any = None
 """The bound logger :func:`~twisted_event_dispatcher.tracing.configure_tracing` installed."""
 
@@ -48,22 +50,29 @@ def application_logger() -> Any:
     every debug record to standard output; a library must not do that, so
     the runtime falls back to warnings and errors on standard error, as the
     standard library's last-resort handler does.
+
+    The logger comes back bound (not a lazy proxy, which would rebuild itself
+    on every call) and is rebuilt whenever structlog's configuration changes,
+    as ``cache_logger_on_first_use`` would do if it noticed reconfiguration.
     """
-    if structlog.is_configured():
-        return structlog.get_logger(LOGGER_NAME)
-    global _fallback  # noqa: PLW0603 -- built once, on first use
-    if _fallback is None:
-        _fallback = structlog.wrap_logger(
-            _StandardError(),
-            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-            processors=[
-                structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso"),
-                structlog.dev.ConsoleRenderer(colors=False),
-            ],
-            logger_name=LOGGER_NAME,
-        )
-    return _fallback
+    global _fallback, _cached  # noqa: PLW0603 -- caches, rebuilt when stale
+    if not structlog.is_configured():
+        if _fallback is None:
+            _fallback = structlog.wrap_logger(
+                _StandardError(),
+                wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+                processors=[
+                    structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso"),
+                    structlog.dev.ConsoleRenderer(colors=False),
+                ],
+                logger_name=LOGGER_NAME,
+            ).bind()
+        return _fallback
+    config = tuple(structlog.get_config().values())
+    if _cached is None or _cached[0] != config:
+        _cached = (config, structlog.get_logger(LOGGER_NAME).bind())
+    return _cached[1]
 
 
 def set_tracer(tracer: Any) -> Any:
