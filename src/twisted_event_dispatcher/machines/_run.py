@@ -365,7 +365,7 @@ def _enter_phase(index: int, from_state: str, input_name: str) -> Callable[..., 
             _phase_settled(inputs, core, phase)
         return phase
 
-    enter.__name__ = enter.__qualname__ = f"enter_{phase_state_name(str(index))}"
+    enter.__name__ = enter.__qualname__ = f"call_handlers_of_phase_{index}"
     return enter
 
 
@@ -397,7 +397,7 @@ def _finish(core: RunCore, status: RunStatus) -> None:
 
 
 def _settled_in(state_name: str) -> Callable[..., None]:
-    def settle(
+    def record_outcome(
         inputs: RunInputs,
         core: RunCore,
         phase: PhaseRun,
@@ -410,19 +410,19 @@ def _settled_in(state_name: str) -> Callable[..., None]:
         if not phase.pending:
             _phase_settled(inputs, core, phase)
 
-    return settle
+    return record_outcome
 
 
 def _end_from_phase(state_name: str, input_name: str, status: RunStatus) -> Callable[..., None]:
-    def end(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
+    def finish_run(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
         _trace(core, state_name, input_name, status)
         _finish(core, status)
 
-    return end
+    return finish_run
 
 
 def _cancel_in(state_name: str) -> Callable[..., None]:
-    def cancel(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
+    def cancel_pending(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
         _trace(core, state_name, "cancel", "cancelled")
         now = core.host.clock.seconds()
         pending = list(phase.pending)
@@ -454,18 +454,18 @@ def _cancel_in(state_name: str) -> Callable[..., None]:
             call.deferred.cancel()
         _finish(core, "cancelled")
 
-    return cancel
+    return cancel_pending
 
 
 def _end_from_waiting(input_name: str, status: RunStatus) -> Callable[..., None]:
-    def end(inputs: RunInputs, core: RunCore) -> None:
+    def finish_run(inputs: RunInputs, core: RunCore) -> None:
         _trace(core, "waiting", input_name, status)
         _finish(core, status)
 
-    return end
+    return finish_run
 
 
-def _late_input(inputs: RunInputs, core: RunCore, *args: object) -> None:
+def _ignore_late_input(inputs: RunInputs, core: RunCore, *args: object) -> None:
     if core.debug:
         core.log.debug("late_input_ignored", status=core.status)
 
@@ -511,7 +511,7 @@ def make_run_machine(phases: tuple[str, ...]) -> TypeMachine[RunInputs, RunCore]
     # Inputs that were queued behind a re-entrant cancel() (a handler cancelling
     # its own run) arrive once the run has ended; they change nothing.  Likewise a
     # cancel() queued behind the input that ended the run.
-    ignore = _late_input
+    ignore = _ignore_late_input
     for input_method in (RunInputs.settle, RunInputs.phase_drained, RunInputs.phase_failed):
         ends["cancelled"].upon(input_method).loop()(ignore)
     for status in ("completed", "aborted"):
