@@ -9,12 +9,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck pytest bench docs graphviz clean
+.PHONY: demo test lint typecheck pytest soak bench docs graphviz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,docs]'
 	touch $(STAMP)
 
 graphviz:
@@ -40,21 +40,25 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# Everything but the soak tests runs under branch coverage; the soak tests (a million
+# events) run after, without the tracer's overhead.
 pytest: $(STAMP) graphviz
 	rm -f .coverage .coverage.*
-	$(VENV)/bin/coverage run -m pytest -q -p no:cacheprovider tests README.md
+	$(VENV)/bin/coverage run -m pytest -q -p no:cacheprovider -m "not soak" tests README.md docs
 	$(VENV)/bin/coverage combine -q
 	$(VENV)/bin/coverage report
 
-test: lint typecheck pytest
+soak: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m soak tests
+
+test: lint typecheck pytest soak docs
 
 bench: $(STAMP) graphviz
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/run.py
 
 docs: $(STAMP) graphviz
-	$(PY) -m pip install --quiet -e '.[dev,docs]'
-	$(VENV)/bin/sphinx-build -n -W --keep-going -b html docs docs/_build/html
+	$(VENV)/bin/sphinx-build -E -n -W --keep-going -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .hypothesis

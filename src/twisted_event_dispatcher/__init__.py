@@ -18,10 +18,12 @@ from twisted_event_dispatcher.exceptions import (
 from twisted_event_dispatcher.interfaces import IBackgroundUtility, IEventDispatcher
 from twisted_event_dispatcher.runtime import (
     DEFAULT_PHASES,
+    DispatcherService,
     EventDispatcher,
     EventRun,
     HandlerOutcome,
     HandlerRegistration,
+    fire_event_from_thread,
 )
 from twisted_event_dispatcher.typing import HandlerId
 
@@ -30,6 +32,7 @@ __version__ = _version("twisted_event_dispatcher")
 __all__ = [
     "DEFAULT_PHASES",
     "DispatcherNotRunning",
+    "DispatcherService",
     "EventDispatcher",
     "EventRun",
     "HandlerId",
@@ -41,4 +44,5 @@ __all__ = [
     "QueueFull",
     "UnknownHandlerError",
     "__version__",
+    "fire_event_from_thread",
 ]

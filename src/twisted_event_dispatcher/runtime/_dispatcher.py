@@ -21,6 +21,7 @@ from twisted_event_dispatcher.interfaces import IBackgroundUtility, IEventDispat
 from twisted_event_dispatcher.machines._lifecycle import LifecycleCore, make_lifecycle_machine
 from twisted_event_dispatcher.machines._run import CURRENT_CALL, RunCore, make_run_machine
 from twisted_event_dispatcher.runtime._registry import RESERVED_KEYWORDS, Registration, Registry
+from twisted_event_dispatcher.runtime._threads import call_in_reactor_thread, reactor_elsewhere
 from twisted_event_dispatcher.tracing._logger import get_logger, is_debug_enabled
 
 if TYPE_CHECKING:
@@ -141,6 +142,15 @@ class EventDispatcher:
             pending before it is cancelled (outcome ``timed_out``); None for
             no limit.  Handlers may set their own ``timeout``.
 
+    Its state belongs to its reactor's thread.  Called from another thread
+    while that reactor runs (under crochet, or from a thread pool), a method
+    that changes or reads state runs in the reactor thread and the caller
+    blocks until it returns; a Deferred it returns then fires in the reactor
+    thread, so hand it to code running there, or use
+    :func:`~twisted_event_dispatcher.fire_event_from_thread`, which waits
+    for the run.  With no reactor running (a ``Clock`` in tests) every call
+    is synchronous.
+
     Raises:
         ValueError: A phase or keyword is repeated, the phases are empty, a
             keyword is reserved or not an identifier, or an option is not one
@@ -240,6 +250,10 @@ class EventDispatcher:
         Raises:
             ValueError: *name* is not an identifier, or is a reserved parameter name.
         """
+        reactor = reactor_elsewhere(self._host._reactor)
+        if reactor is not None:
+            call_in_reactor_thread(reactor, self.add_match_spec_keyword, name)
+            return
         _check_keyword(name)
         if name not in self._registry.keywords:
             self._registry.add_keyword(name)
@@ -251,6 +265,10 @@ class EventDispatcher:
             ValueError: *name* is not allowed, or a registered handler's match
                 spec uses it.
         """
+        reactor = reactor_elsewhere(self._host._reactor)
+        if reactor is not None:
+            call_in_reactor_thread(reactor, self.remove_match_spec_keyword, name)
+            return
         self._registry.remove_keyword(name)
 
     # -- handlers ---------------------------------------------------------------------
@@ -290,6 +308,18 @@ class EventDispatcher:
             ValueError: *phase* or a match keyword is unknown, or *max_calls*
                 or *timeout* is out of range.
         """
+        reactor = reactor_elsewhere(self._host._reactor)
+        if reactor is not None:
+            return call_in_reactor_thread(
+                reactor,
+                self.add_event_handler,
+                listen_fn,
+                phase,
+                use_weakref,
+                max_calls=max_calls,
+                timeout=timeout,
+                **match_spec,
+            )
         if not callable(listen_fn):
             raise TypeError(
                 f"listen_fn must be callable; got {listen_fn!r} ({type(listen_fn).__name__})"
@@ -317,6 +347,9 @@ class EventDispatcher:
             :class:`~twisted_event_dispatcher.UnknownHandlerError` when no
             handler is registered under that id.
         """
+        reactor = reactor_elsewhere(self._host._reactor)
+        if reactor is not None:
+            return call_in_reactor_thread(reactor, self.remove_event_handler, handler_id)
         try:
             self._registry.remove(handler_id)
         except UnknownHandlerError as error:
@@ -325,6 +358,9 @@ class EventDispatcher:
 
     def handlers(self) -> list[HandlerRegistration]:
         """Return a read-only record of every registered handler, in registration order."""
+        reactor = reactor_elsewhere(self._host._reactor)
+        if reactor is not None:
+            return call_in_reactor_thread(reactor, self.handlers)
         return self._registry.snapshots()
 
     def matching_handlers(self, **event_details: Any) -> dict[str, list[HandlerRegistration]]:
@@ -336,6 +372,9 @@ class EventDispatcher:
             ValueError: A key of *event_details* is not an allowed keyword.
             TypeError: A value is not hashable.
         """
+        reactor = reactor_elsewhere(self._host._reactor)
+        if reactor is not None:
+            return call_in_reactor_thread(reactor, self.matching_handlers, **event_details)
         matches = self._registry.match(event_details)
         return {
             phase: [reg.snapshot() for reg in regs]
@@ -366,6 +405,9 @@ class EventDispatcher:
             ValueError: A key of *event_details* is not an allowed keyword.
             TypeError: A value of *event_details* is not hashable.
         """
+        reactor = reactor_elsewhere(self._host._reactor)
+        if reactor is not None:
+            return call_in_reactor_thread(reactor, self.fire_event, event, **event_details)
         matches = self._registry.match(event_details)
         run = self._host.new_run(event, event_details, matches)
         self._lifecycle.submit(run)
@@ -387,6 +429,10 @@ class EventDispatcher:
         Raises:
             RuntimeError: The dispatcher is still stopping.
         """
+        reactor = reactor_elsewhere(self._host._reactor)
+        if reactor is not None:
+            call_in_reactor_thread(reactor, self.start)
+            return
         try:
             self._lifecycle.start()
         finally:
@@ -403,6 +449,9 @@ class EventDispatcher:
             A Deferred that fires once every run in flight or waiting for its
             serial turn has ended.
         """
+        reactor = reactor_elsewhere(self._host._reactor)
+        if reactor is not None:
+            return call_in_reactor_thread(reactor, self.stop)
         waiter: Deferred[None] = Deferred()
         self._lifecycle.stop(waiter)
         self._host.pump()

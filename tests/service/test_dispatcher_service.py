@@ -1,0 +1,163 @@
+"""DispatcherService: the dispatcher's lifecycle as a Twisted application service."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.application.service import (
+    IService,
+    IServiceCollection,
+    MultiService,
+    loadApplication,
+)
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from zope.interface.verify import verifyObject
+
+from twisted_event_dispatcher import DispatcherService, EventDispatcher
+
+# Twisted leaves these unannotated.
+load_application: Any = loadApplication
+multi_service: Any = MultiService
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "webapp"
+
+
+def fired(deferred: Deferred[Any]) -> Any:
+    """Return what an already-fired Deferred fired with."""
+    results: list[Any] = []
+    deferred.addBoth(results.append)
+    assert results, f"{deferred!r} has not fired"
+    return results[0]
+
+
+class Slow:
+    """A handler whose results the test fires by hand."""
+
+    def __init__(self) -> None:
+        self.pending: list[Deferred[None]] = []
+
+    def __call__(self, event: object) -> Deferred[None]:
+        """Return a new, unfired Deferred."""
+        waiting: Deferred[None] = Deferred()
+        self.pending.append(waiting)
+        return waiting
+
+
+def make() -> tuple[EventDispatcher, DispatcherService, Slow]:
+    """A stopped dispatcher on a Clock with a slow handler, and its service."""
+    dispatcher = EventDispatcher(("kind",), reactor=Clock())
+    slow = Slow()
+    dispatcher.add_event_handler(slow, "during")
+    return dispatcher, DispatcherService(dispatcher), slow
+
+
+def test_provides_iservice() -> None:
+    """DispatcherService provides IService, as verifyObject says."""
+    _, service, _ = make()
+    assert verifyObject(IService, service)
+
+
+def test_start_starts_the_dispatcher() -> None:
+    """Starting the service marks it running and starts the dispatcher."""
+    dispatcher, service, _ = make()
+    service.startService()
+    assert service.running
+    assert dispatcher.running
+
+
+def test_stop_waits_for_runs_in_flight() -> None:
+    """The Deferred of stopService fires only once the run in flight has ended."""
+    dispatcher, service, slow = make()
+    service.startService()
+    run = dispatcher.fire_event("e", kind="a")
+    stopped = service.stopService()
+    assert not service.running
+    assert not dispatcher.running
+    assert not stopped.called
+    slow.pending[0].callback(None)
+    assert fired(stopped) is None
+    assert fired(run).status == "completed"
+
+
+def test_multiservice_waits_for_the_drain() -> None:
+    """A MultiService's stopService waits for the dispatcher's drain."""
+    dispatcher, service, slow = make()
+    parent = multi_service()
+    parent.addService(service)
+    parent.startService()
+    dispatcher.fire_event("e", kind="a")
+    stopped = parent.stopService()
+    assert not stopped.called
+    slow.pending[0].callback(None)
+    fired(stopped)
+    assert not dispatcher.running
+
+
+def test_named_in_its_parent() -> None:
+    """The service is named "event-dispatcher" unless told otherwise, so a parent finds it."""
+    _, service, _ = make()
+    parent = multi_service()
+    parent.addService(service)
+    unnamed: Any = DispatcherService(EventDispatcher(("kind",), reactor=Clock()), name=None)
+    parent.addService(unnamed)
+    assert parent.getServiceNamed("event-dispatcher") is service
+    assert unnamed.name is None
+
+
+def test_restart() -> None:
+    """A stopped service starts again, and so does its dispatcher."""
+    dispatcher, service, _ = make()
+    service.startService()
+    fired(service.stopService())
+    service.startService()
+    assert dispatcher.running
+
+
+def test_repr() -> None:
+    """The repr names the service, its state and its dispatcher."""
+    dispatcher, service, _ = make()
+    assert repr(service) == f"<DispatcherService 'event-dispatcher' not running {dispatcher!r}>"
+
+
+@pytest.fixture
+def example_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """examples/webapp on sys.path, and a scratch working directory."""
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("USERS_TRACE", raising=False)
+    return EXAMPLE
+
+
+def test_tac_file_holds_the_dispatcher_service(example_path: Path) -> None:
+    """The example's .tac file loads into an application holding a DispatcherService."""
+    application = load_application(str(example_path / "webapp.tac"), "python")
+    top: Any = IServiceCollection(application)
+    (app_service,) = list(top)
+    assert isinstance(app_service.getServiceNamed("event-dispatcher"), DispatcherService)
+    assert not app_service.running
+
+
+def test_twist_plugin_makes_the_service(example_path: Path) -> None:
+    """The example's twist plugin is an IServiceMaker whose service holds a DispatcherService."""
+    from twisted.application.service import IServiceMaker
+    from twisted.plugin import IPlugin
+
+    path = example_path / "twisted" / "plugins" / "users_app_plugin.py"
+    spec = importlib.util.spec_from_file_location("users_app_plugin", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    maker: Any = module.users_app
+    assert verifyObject(IServiceMaker, maker)
+    assert verifyObject(IPlugin, maker)
+    options = maker.options()
+    options.parseOptions(["--listen", "tcp:0:interface=127.0.0.1"])
+    service = maker.makeService(options)
+    assert isinstance(service.getServiceNamed("event-dispatcher"), DispatcherService)
+    assert "users_app_plugin" not in sys.modules
