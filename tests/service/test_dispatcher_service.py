@@ -158,6 +158,8 @@ def test_twist_plugin_makes_the_service(example_path: Path) -> None:
     assert verifyObject(IPlugin, maker)
     options = maker.options()
     options.parseOptions(["--listen", "tcp:0:interface=127.0.0.1"])
+    # Defaults are used as they are, not coerced: the latency default must be a number.
+    assert options["latency"] == 0.01
     service = maker.makeService(options)
     assert isinstance(service.getServiceNamed("event-dispatcher"), DispatcherService)
     assert "users_app_plugin" not in sys.modules

@@ -23,7 +23,7 @@ class Options(usage.Options):
     optParameters: Final = [  # noqa: N815 -- twisted.python.usage's name
         ["listen", "l", "tcp:8080:interface=127.0.0.1", "Endpoint to serve HTTP on."],
         ["trace", "t", None, "Append the dispatcher's JSON-lines trace to this file."],
-        ["latency", None, "0.01", "Seconds each pretend database write and mail takes.", float],
+        ["latency", None, 0.01, "Seconds each pretend database write and mail takes.", float],
     ]
 
 
