@@ -11,22 +11,14 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_event_dispatcher import EventDispatcher, EventRun, HandlerId
+from twisted_event_dispatcher.testing import dispatcher_on_clock, result_of
+
+__all__ = ["Recorder", "TestCase", "add", "fire", "result_of", "started"]
 
 
 def started(*keywords: str, **options: Any) -> tuple[EventDispatcher, Clock]:
     """Return a started dispatcher allowing *keywords*, driven by a fresh Clock."""
-    clock = Clock()
-    dispatcher = EventDispatcher(keywords, reactor=clock, **options)
-    dispatcher.start()
-    return dispatcher, clock
-
-
-def result_of(deferred: Deferred[Any]) -> Any:
-    """Return the result of an already-fired Deferred (failing loudly if it is not)."""
-    results: list[Any] = []
-    deferred.addBoth(results.append)
-    assert results, f"{deferred!r} has not fired"
-    return results[0]
+    return dispatcher_on_clock(keywords, **options)
 
 
 class Recorder:

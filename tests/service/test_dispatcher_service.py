@@ -19,20 +19,13 @@ from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
 
 from twisted_event_dispatcher import DispatcherService, EventDispatcher
+from twisted_event_dispatcher.testing import result_of
 
 # Twisted leaves these unannotated.
 load_application: Any = loadApplication
 multi_service: Any = MultiService
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "webapp"
-
-
-def fired(deferred: Deferred[Any]) -> Any:
-    """Return what an already-fired Deferred fired with."""
-    results: list[Any] = []
-    deferred.addBoth(results.append)
-    assert results, f"{deferred!r} has not fired"
-    return results[0]
 
 
 class Slow:
@@ -80,8 +73,8 @@ def test_stop_waits_for_runs_in_flight() -> None:
     assert not dispatcher.running
     assert not stopped.called
     slow.pending[0].callback(None)
-    assert fired(stopped) is None
-    assert fired(run).status == "completed"
+    assert result_of(stopped) is None
+    assert result_of(run).status == "completed"
 
 
 def test_multiservice_waits_for_the_drain() -> None:
@@ -94,7 +87,7 @@ def test_multiservice_waits_for_the_drain() -> None:
     stopped = parent.stopService()
     assert not stopped.called
     slow.pending[0].callback(None)
-    fired(stopped)
+    result_of(stopped)
     assert not dispatcher.running
 
 
@@ -113,7 +106,7 @@ def test_restart() -> None:
     """A stopped service starts again, and so does its dispatcher."""
     dispatcher, service, _ = make()
     service.startService()
-    fired(service.stopService())
+    result_of(service.stopService())
     service.startService()
     assert dispatcher.running
 
