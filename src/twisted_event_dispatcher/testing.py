@@ -226,9 +226,15 @@ class Trace:
         return iter(self.records)
 
     def _capture(self, _logger: object, method_name: str, event_dict: Any) -> Any:
-        """A structlog processor: keep the record and drop it from the chain."""
+        """A structlog processor: keep the record and drop it from the chain.
+
+        A traceback is kept as text: its frames would keep the handler (and
+        its instance) alive for as long as the test holds the trace.
+        """
         record = dict(event_dict)
         record.setdefault("log_level", method_name)
+        if record.get("exc_info"):
+            record = dict(structlog.processors.format_exc_info(_logger, method_name, record))
         self.records.append(record)
         raise structlog.DropEvent
 

@@ -131,6 +131,7 @@ class RunCore:
     matches: Matches | None = None
     generation: int = -1
     began: bool = False
+    cancel_requested: bool = False
     started: float = 0.0
     status: RunStatus | None = None
     outcomes: list[HandlerOutcome] = field(default_factory=list)
@@ -246,6 +247,9 @@ def _record(core: RunCore, phase: PhaseRun, outcome: HandlerOutcome) -> None:
         exception_message=str(failure.value),
         exc_info=(failure.type, failure.value, failure.getTracebackObject()),
     )
+    # Once logged, keep no frames: they hold the handler, its instance and
+    # their locals, which would outlive a weakly registered handler in the run.
+    failure.cleanFailure()
 
 
 def _trace(core: RunCore, from_state: str, input_name: str, to_state: str) -> None:
@@ -284,6 +288,8 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
     # One clock read per handler: each call starts when the previous one ended.
     now = seconds()
     for reg in core.matches[phase.index]:
+        if core.cancel_requested:
+            break  # a handler cancelled this very run: call no more
         if not reg.active:
             continue  # removed (by hand, or used up) after the run matched it
         handler = reg.ref()
@@ -326,6 +332,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
         finally:
             reset_call(token)
         del handler
+        now = seconds()
         if result is None or not isinstance(result, Deferred):
             outcome = HandlerOutcome(
                 reg.handler_id,
@@ -334,7 +341,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
                 "succeeded",
                 result,
                 None,
-                seconds() - started,
+                now - started,
             )
             append(outcome)
             if debug:
@@ -342,7 +349,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
             continue
         call = PendingCall(core, reg, started)
         timeout = host.handler_timeout if reg.timeout is None else reg.timeout
-        if timeout is not None and not result.called:
+        if timeout is not None and (not result.called or result.paused):
             result.addTimeout(timeout, clock, call.timed_out)
         result.addCallbacks(call.succeeded, call.failed)
         if call.outcome is not None:

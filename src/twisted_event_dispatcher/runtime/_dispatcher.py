@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from numbers import Real
 from typing import TYPE_CHECKING, Any, Final, cast, final
 
@@ -458,6 +458,17 @@ class EventDispatcher:
         return waiter
 
 
+def _cancel_run(run: RunCore) -> Callable[[Deferred[EventRun]], None]:
+    def cancel(_: Deferred[EventRun]) -> None:
+        # From inside one of the run's own handlers, the cancel input waits
+        # until the machine's current step is over: no more handlers are called
+        # meanwhile, and Twisted fails the Deferred with CancelledError.
+        run.cancel_requested = True
+        run.inputs.cancel()
+
+    return cancel
+
+
 @final
 class _Host:
     """The dispatcher as its machines see it (:class:`RunHost` and :class:`LifecycleHost`)."""
@@ -504,7 +515,7 @@ class _Host:
         run = RunCore(self, run_id, parent, event, details, log, debug, matches)
         run.generation = self.registry.generation
         run.inputs = self._machine(run)
-        run.deferred = Deferred(lambda _: run.inputs.cancel())
+        run.deferred = Deferred(_cancel_run(run))
         if debug:
             log.debug(
                 "run_created",
@@ -531,7 +542,8 @@ class _Host:
         if run.status is not None:  # cancelled between the decision and now
             return
         if run.generation != self.registry.generation:
-            run.matches = self.registry.match(run.details)
+            # Checked when fired; a keyword removed since cannot be in any spec.
+            run.matches = self.registry.match(run.details, check=False)
         run.began = True
         run.started = self.clock.seconds()
         if run.debug:

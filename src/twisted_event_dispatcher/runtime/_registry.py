@@ -13,7 +13,7 @@ import functools
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter, itemgetter
-from typing import Any, Final, final
+from typing import Any, Final, cast, final
 
 from twisted_event_dispatcher.exceptions import UnknownHandlerError
 from twisted_event_dispatcher.runtime._handlers import HandlerRef, describe, reference
@@ -123,6 +123,16 @@ class _Shape:
         self.buckets: Final[dict[Any, dict[HandlerId, Registration]]] = {}
 
 
+_CONSTANT_TYPES: Final = frozenset({str, int, float, bool, bytes, type(None), complex})
+
+
+def _is_constant(value: object) -> bool:
+    """Whether *value* is a built-in constant (or a tuple of them), safe to keep in the cache."""
+    if type(value) in _CONSTANT_TYPES:
+        return True
+    return type(value) is tuple and all(map(_is_constant, cast("tuple[object, ...]", value)))
+
+
 def _describe_allowed(allowed: Iterable[str]) -> str:
     names = sorted(allowed)
     return ", ".join(map(repr, names)) if names else "none"
@@ -210,7 +220,10 @@ class Registry:
         match_spec: dict[str, Any],
     ) -> Registration:
         """Validate and register *handler*; return its registration."""
-        phase_index = self._phase_index.get(phase)
+        try:
+            phase_index = self._phase_index.get(phase)
+        except TypeError:  # unhashable: certainly not a phase name
+            phase_index = None
         if phase_index is None:
             raise ValueError(
                 f"unknown phase {phase!r}; this dispatcher's phases are "
@@ -268,7 +281,10 @@ class Registry:
             UnknownHandlerError: nothing is registered under *handler_id*.
         """
         self.purge()
-        reg = self._by_id.get(handler_id)
+        try:
+            reg = self._by_id.get(handler_id)
+        except TypeError:  # unhashable: certainly not an id we gave out
+            reg = None
         if reg is None:
             raise UnknownHandlerError(
                 f"no handler is registered with id {handler_id!r}; it was never "
@@ -343,8 +359,18 @@ class Registry:
 
     # -- matching ---------------------------------------------------------------------
 
-    def match(self, details: dict[str, Any]) -> Matches:
+    def match(self, details: dict[str, Any], *, check: bool = True) -> Matches:
         """Return the registrations *details* match, per phase, in registration order.
+
+        Results are cached per details, but only for details whose values are
+        plain built-in constants: a cache entry holds its key's values, and
+        must not keep an application object (a weakly registered handler's
+        instance, say) alive.
+
+        Args:
+            details: The event's details.
+            check: Check the details first (skipped when they were checked
+                when the run was fired).
 
         Raises:
             ValueError: a key of *details* is not an allowed match keyword.
@@ -353,13 +379,21 @@ class Registry:
         if self._dead:
             self.purge()
         cache_key = tuple(details.items())
-        try:
+        cacheable = all(map(_is_constant, details.values()))
+        if cacheable:
             cached = self._cache.get(cache_key)
-        except TypeError:
-            cached = None
-        if cached is not None:
-            return cached
-        self.check_details(details)
+            if cached is not None:
+                return cached
+        if check:
+            self.check_details(details)
+        result = self._lookup(details)
+        if cacheable:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[cache_key] = result
+        return result
+
+    def _lookup(self, details: dict[str, Any]) -> Matches:
         matched: list[Registration] = []
         for shape in self._shapes.values():
             if shape.keys <= details.keys():
@@ -370,11 +404,7 @@ class Registry:
         per_phase: list[list[Registration]] = [[] for _ in self._phases]
         for reg in matched:
             per_phase[reg.phase_index].append(reg)
-        result = tuple(map(tuple, per_phase))
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[cache_key] = result
-        return result
+        return tuple(map(tuple, per_phase))
 
     def check_details(self, details: Mapping[str, Any]) -> None:
         """Raise at once if *details* could never be matched against.
