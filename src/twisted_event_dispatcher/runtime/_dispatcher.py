@@ -399,7 +399,10 @@ class EventDispatcher:
             A Deferred that fires with the :class:`~twisted_event_dispatcher.EventRun`
             once the run has ended (or fails, see ``when_stopped`` and
             ``max_queued``).  Cancelling it cancels the pending handler
-            results and ends the run as ``cancelled``.
+            results and ends the run as ``cancelled``; it then fires with
+            that run.  (Cancelled from inside one of the run's own handlers,
+            the run calls no further handler and the Deferred fails with
+            :class:`~twisted.internet.defer.CancelledError`.)
 
         Raises:
             ValueError: A key of *event_details* is not an allowed keyword.
