@@ -1,0 +1,141 @@
+"""Hypothesis strategies for the dispatcher's property and model tests.
+
+Match values come from a deliberately small domain, so that random specs and
+random details agree often enough for the interesting cases (several shapes,
+several handlers per bucket, wildcards) to happen in every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, TypeVar
+
+from hypothesis import strategies as st
+
+__all__ = [
+    "KEYWORDS",
+    "MATCH_VALUES",
+    "PHASE_NAMES",
+    "HandlerPlan",
+    "brute_force_matches",
+    "details_dicts",
+    "handler_plans",
+    "keyword_sets",
+    "match_specs",
+    "match_values",
+    "phase_lists",
+    "spec_matches",
+]
+
+KEYWORDS: Final = ("a", "b", "c")
+"""The match keywords every generated dispatcher allows."""
+
+MATCH_VALUES: Final[tuple[Any, ...]] = (0, 1, 2, "x", "y")
+"""The values specs and details draw from: ints and short strings, never equal across types."""
+
+PHASE_NAMES: Final = ("before", "during", "after", "cleanup")
+"""The phase names generated dispatchers choose from (in a generated order)."""
+
+HandlerKind = Literal["sync", "deferred"]
+
+_Id = TypeVar("_Id")
+
+
+def match_values(values: Sequence[Any] = MATCH_VALUES) -> st.SearchStrategy[Any]:
+    """Return a strategy for one match value from the small domain *values*."""
+    return st.sampled_from(tuple(values))
+
+
+def keyword_sets(keywords: Sequence[str] = KEYWORDS) -> st.SearchStrategy[frozenset[str]]:
+    """Return a strategy for a set of *keywords* (possibly empty): a spec's shape."""
+    return st.frozensets(st.sampled_from(tuple(keywords)))
+
+
+def match_specs(
+    keywords: Sequence[str] = KEYWORDS, values: Sequence[Any] = MATCH_VALUES
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Return a strategy for a match spec: keyword -> value, where None is a wildcard."""
+    return st.dictionaries(
+        st.sampled_from(tuple(keywords)),
+        st.one_of(st.none(), match_values(values)),
+        max_size=len(keywords),
+    )
+
+
+def details_dicts(
+    keywords: Sequence[str] = KEYWORDS, values: Sequence[Any] = MATCH_VALUES
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Return a strategy for an event's details; a detail may itself be None."""
+    return st.dictionaries(
+        st.sampled_from(tuple(keywords)),
+        st.one_of(match_values(values), st.just(None)),
+        max_size=len(keywords),
+    )
+
+
+def phase_lists(
+    names: Sequence[str] = PHASE_NAMES, *, min_size: int = 1
+) -> st.SearchStrategy[tuple[str, ...]]:
+    """Return a strategy for a dispatcher's phases: distinct names in a random order."""
+    return st.lists(st.sampled_from(tuple(names)), min_size=min_size, unique=True).map(tuple)
+
+
+@dataclass(frozen=True)
+class HandlerPlan:
+    """What to register: a handler's phase, spec and options (the handler is made later)."""
+
+    phase: str
+    spec: Mapping[str, Any] = field(default_factory=dict)
+    max_calls: int | None = None
+    weak: bool = False
+    kind: HandlerKind = "sync"
+
+
+def handler_plans(
+    phases: Sequence[str],
+    keywords: Sequence[str] = KEYWORDS,
+    values: Sequence[Any] = MATCH_VALUES,
+    *,
+    max_calls: bool = True,
+    weak: bool = True,
+    deferred: bool = True,
+) -> st.SearchStrategy[HandlerPlan]:
+    """Return a strategy for one registration plan in one of *phases*.
+
+    The flags switch off the options a test does not model.
+    """
+    return st.builds(
+        HandlerPlan,
+        phase=st.sampled_from(tuple(phases)),
+        spec=match_specs(keywords, values),
+        max_calls=st.one_of(st.none(), st.integers(1, 3)) if max_calls else st.none(),
+        weak=st.booleans() if weak else st.just(False),
+        kind=st.sampled_from(("sync", "deferred")) if deferred else st.just("sync"),
+    )
+
+
+def spec_matches(spec: Mapping[str, Any], details: Mapping[str, Any]) -> bool:
+    """Return whether *details* satisfy *spec*, by the documented rule, without an index."""
+    return all(
+        value is None or (key in details and details[key] == value) for key, value in spec.items()
+    )
+
+
+def brute_force_matches(
+    phases: Sequence[str],
+    registered: Sequence[tuple[_Id, str, Mapping[str, Any]]],
+    details: Mapping[str, Any],
+) -> dict[str, list[_Id]]:
+    """Return, per phase in phase order, the ids in *registered* (in its order) *details* match.
+
+    *registered* lists ``(id, phase, spec)`` in registration order.
+    """
+    return {
+        phase: [
+            handler_id
+            for handler_id, handler_phase, spec in registered
+            if handler_phase == phase and spec_matches(spec, details)
+        ]
+        for phase in phases
+    }
