@@ -7,10 +7,10 @@ import weakref
 from typing import Any
 
 import pytest
-from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.defer import Deferred, succeed
 
 from support import Recorder, TestCase, add, fire, started
-from twisted_event_dispatcher import EventDispatcher, EventRun, HandlerId, UnknownHandlerError
+from twisted_event_dispatcher import EventDispatcher, HandlerId, UnknownHandlerError
 from twisted_event_dispatcher.testing import dispatcher_on_clock
 
 
@@ -81,23 +81,6 @@ class EdgeTests(TestCase):
         assert probe() is None
         assert run.failures[0].failure is not None
         assert "boom" in run.failures[0].failure.getTraceback()
-
-    def test_cancelled_from_inside_calls_no_more_handlers(self) -> None:
-        """A run cancelled by its own handler calls no further handler and ends cancelled."""
-        dispatcher, _ = started()
-        recorder = Recorder()
-        runs: list[Deferred[EventRun]] = []
-
-        def canceller(event: object) -> None:
-            runs[0].cancel()
-
-        add(dispatcher, recorder.deferred("gate"), "before")
-        add(dispatcher, canceller, "during")
-        add(dispatcher, recorder.sync("neighbour"), "during")
-        runs.append(fire(dispatcher))
-        recorder.pending["gate"][0].callback(None)
-        self.failureResultOf(runs[0], CancelledError)
-        assert recorder.names() == ["gate"]
 
     def test_durations_are_per_handler(self) -> None:
         """Each handler's duration covers its own call only, not the phase so far."""

@@ -15,7 +15,7 @@ class ReentrantCancelTests(TestCase):
     """A run's Deferred cancelled from inside one of its own handlers."""
 
     def test_handler_cancels_its_own_run(self) -> None:
-        """A handler cancelling its own run skips the later phases and breaks nothing."""
+        """A handler cancelling its own run calls no further handler and breaks nothing."""
         dispatcher, _ = started()
         recorder = Recorder()
         runs: list[Deferred[EventRun]] = []
@@ -25,11 +25,13 @@ class ReentrantCancelTests(TestCase):
 
         add(dispatcher, recorder.deferred("gate"), "before")
         add(dispatcher, canceller, "during")
+        add(dispatcher, recorder.sync("neighbour"), "during")
         add(dispatcher, recorder.sync("skipped"), "after")
         runs.append(fire(dispatcher))
         recorder.pending["gate"][0].callback(None)
         # The cancellation arrived while the run was calling handlers, so the run could
-        # not deliver its EventRun first: the Deferred fails with CancelledError.
+        # not deliver its EventRun first: the Deferred fails with CancelledError, and no
+        # further handler is called, not even in the same phase.
         self.failureResultOf(runs[0], CancelledError)
         assert recorder.names() == ["gate"]
         self.successResultOf(dispatcher.stop())
