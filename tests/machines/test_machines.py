@@ -41,15 +41,15 @@ def test_every_transition_is_logged() -> None:
         recorder.pending["h"][0].callback(None)
     assert d.called
     transitions = [
-        (e["from_state"], e["input"], e["to_state"])
+        (e["from_state"], e["input"], e["to_state"], e["phase"])
         for e in logs
         if e["event"] == "run_transition"
     ]
     assert transitions == [
-        ("waiting", "begin", "phase:one"),
-        ("phase:one", "settle", "phase:one"),
-        ("phase:one", "phase_drained", "phase:two"),
-        ("phase:two", "phase_drained", "completed"),
+        ("waiting", "begin", "phase:one", "one"),
+        ("phase:one", "settle", "phase:one", "one"),
+        ("phase:one", "phase_drained", "phase:two", "two"),
+        ("phase:two", "phase_drained", "completed", "two"),
     ]
     runs = {e["run_id"] for e in logs if e["event"] == "run_transition"}
     assert len(runs) == 1

@@ -252,7 +252,9 @@ def _record(core: RunCore, phase: PhaseRun, outcome: HandlerOutcome) -> None:
     failure.cleanFailure()
 
 
-def _trace(core: RunCore, from_state: str, input_name: str, to_state: str) -> None:
+def _trace(
+    core: RunCore, from_state: str, input_name: str, to_state: str, phase: str | None
+) -> None:
     if core.debug:
         core.log.debug(
             "run_transition",
@@ -260,6 +262,7 @@ def _trace(core: RunCore, from_state: str, input_name: str, to_state: str) -> No
             from_state=from_state,
             input=input_name,
             to_state=to_state,
+            phase=phase,
         )
 
 
@@ -363,7 +366,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
 def _enter_phase(index: int, from_state: str, input_name: str) -> Callable[..., PhaseRun]:
     def enter(inputs: RunInputs, core: RunCore) -> PhaseRun:
         name = core.host.phases[index]
-        _trace(core, from_state, input_name, phase_state_name(name))
+        _trace(core, from_state, input_name, phase_state_name(name), name)
         phase = PhaseRun(index, name)
         if core.debug:
             core.log.debug("phase_entered", phase=name)
@@ -411,7 +414,7 @@ def _settled_in(state_name: str) -> Callable[..., None]:
         call: PendingCall,
         outcome: HandlerOutcome,
     ) -> None:
-        _trace(core, state_name, "settle", state_name)
+        _trace(core, state_name, "settle", state_name, phase.name)
         del phase.pending[call]
         _record(core, phase, outcome)
         if not phase.pending:
@@ -422,7 +425,7 @@ def _settled_in(state_name: str) -> Callable[..., None]:
 
 def _end_from_phase(state_name: str, input_name: str, status: RunStatus) -> Callable[..., None]:
     def finish_run(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
-        _trace(core, state_name, input_name, status)
+        _trace(core, state_name, input_name, status, phase.name)
         _finish(core, status)
 
     return finish_run
@@ -430,7 +433,7 @@ def _end_from_phase(state_name: str, input_name: str, status: RunStatus) -> Call
 
 def _cancel_in(state_name: str) -> Callable[..., None]:
     def cancel_pending(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
-        _trace(core, state_name, "cancel", "cancelled")
+        _trace(core, state_name, "cancel", "cancelled", phase.name)
         now = core.host.clock.seconds()
         pending = list(phase.pending)
         phase.pending.clear()
@@ -466,7 +469,7 @@ def _cancel_in(state_name: str) -> Callable[..., None]:
 
 def _end_from_waiting(input_name: str, status: RunStatus) -> Callable[..., None]:
     def finish_run(inputs: RunInputs, core: RunCore) -> None:
-        _trace(core, "waiting", input_name, status)
+        _trace(core, "waiting", input_name, status, None)
         _finish(core, status)
 
     return finish_run

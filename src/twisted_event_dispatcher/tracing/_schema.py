@@ -62,8 +62,9 @@ _SPECS: Final = (
     RecordSpec(
         "run_transition",
         "debug",
-        (*_RUN, *_TRANSITION),
-        "The run's machine (machine='run') changed state.",
+        (*_RUN, *_TRANSITION, "phase"),
+        "The run's machine (machine='run') changed state; phase is the phase the "
+        "transition enters, stays in or leaves (None when it neither starts nor ends in one).",
     ),
     RecordSpec("phase_entered", "debug", (*_RUN, "phase"), "The run entered a phase."),
     RecordSpec(
