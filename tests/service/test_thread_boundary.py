@@ -246,3 +246,25 @@ def test_call_in_reactor_thread_returns_deferreds_unwaited(reactor_thread: int) 
         call_in_reactor_thread(reactor, fail)
     reactor.callFromThread(pending.callback, 1)
     assert wait(pending) == 1
+
+
+class _StoppingReactor:
+    """A reactor that accepts a call from a thread, then stops before running it."""
+
+    running = True
+
+    def callFromThread(
+        self, function: Callable[..., Any], *args: object, **kwargs: object
+    ) -> None:
+        """Drop the call, and stop."""
+        self.running = False
+
+
+implementer(IReactorCore, IReactorFromThreads)(_StoppingReactor)
+
+
+def test_waiting_thread_is_released_when_the_reactor_stops() -> None:
+    """A thread waiting for a reactor that stops before running its call gets an error."""
+    stopping = cast("Any", _StoppingReactor())
+    with pytest.raises(RuntimeError, match="the reactor stopped before it could run"):
+        call_in_reactor_thread(stopping, lambda: None)

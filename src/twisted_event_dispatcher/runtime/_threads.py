@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import contextvars
 import sys
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from threading import get_ident
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, cast
 
 from twisted.internet.interfaces import IReactorCore, IReactorFromThreads
 from twisted.internet.threads import blockingCallFromThread
@@ -38,6 +38,9 @@ __all__ = ["call_in_reactor_thread", "fire_event_from_thread", "reactor_elsewher
 
 _threadable: Any = threadable
 """Twisted declares ``ioThread`` as None; it is the reactor thread's id once a reactor ran."""
+
+_POLL_SECONDS: Final = 0.5
+"""How often a thread waiting for the reactor checks that it is still running."""
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -105,7 +108,18 @@ def call_in_reactor_thread(
             outcome.put((True, result))
 
     reactor.callFromThread(call)
-    succeeded, value = outcome.get()
+    while True:
+        try:
+            succeeded, value = outcome.get(timeout=_POLL_SECONDS)
+            break
+        except Empty:
+            # A reactor that stopped before running the call never will: say so
+            # rather than block this thread for good.
+            if not cast("IReactorCore", reactor).running:
+                raise RuntimeError(
+                    f"the reactor stopped before it could run {function.__qualname__} "
+                    "for this thread"
+                ) from None
     if succeeded:
         return cast("_R", value)
     raise value
