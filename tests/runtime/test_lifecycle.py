@@ -262,9 +262,12 @@ class WhenStoppedTests(TestCase):
         fire(dispatcher, 1)
         done = dispatcher.stop()
         parked = fire(dispatcher, 2)
-        recorder.pending["h"][0].callback(None)
+        with structlog.testing.capture_logs() as logs:
+            recorder.pending["h"][0].callback(None)
         self.successResultOf(done)
         self.assertNoResult(parked)
+        [warning] = [e for e in logs if e["log_level"] == "warning"]
+        assert (warning["event"], warning["count"]) == ("runs_still_queued", 1)
         dispatcher.start()
         recorder.pending["h"][1].callback(None)
         assert self.successResultOf(parked).event == 2

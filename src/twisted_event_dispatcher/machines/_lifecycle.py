@@ -255,6 +255,13 @@ def make_lifecycle_machine() -> TypeMachine[LifecycleInputs, LifecycleCore]:
     @stopping.upon(LifecycleInputs.drained).to(stopped)
     def drained(inputs: LifecycleInputs, core: LifecycleCore, data: _Stopping) -> None:
         _trace(core, "stopping", "drained", "stopped")
+        if core.parked:
+            core.log().warning(
+                "runs_still_queued",
+                count=len(core.parked),
+                reason="fired while stopping with when_stopped='queue'; "
+                "they begin at the next start()",
+            )
         for waiter in data.waiters:
             core.actions.append(functools.partial(waiter.callback, None))
 

@@ -113,6 +113,13 @@ _SPECS: Final = (
         "The dispatcher's lifecycle machine (machine='lifecycle') changed state.",
     ),
     RecordSpec(
+        "runs_still_queued",
+        "warning",
+        ("count", "reason"),
+        "stop() has drained, but runs fired while stopping (when_stopped='queue') wait "
+        "for the next start(): count says how many.",
+    ),
+    RecordSpec(
         "handler_registered",
         "debug",
         (*_HANDLER, "match_spec", "max_calls", "weak"),
