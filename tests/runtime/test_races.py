@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from support import Recorder, TestCase, add, fire, started
 from twisted_event_dispatcher import EventDispatcher, EventRun
+
+
+def _statuses(run: EventRun) -> list[tuple[str, str]]:
+    return [(o.handler_name.rsplit(".", 1)[-1], o.status) for o in run.outcomes]
 
 
 class ReentrantCancelTests(TestCase):
@@ -29,10 +33,11 @@ class ReentrantCancelTests(TestCase):
         add(dispatcher, recorder.sync("skipped"), "after")
         runs.append(fire(dispatcher))
         recorder.pending["gate"][0].callback(None)
-        # The cancellation arrived while the run was calling handlers, so the run could
-        # not deliver its EventRun first: the Deferred fails with CancelledError, and no
-        # further handler is called, not even in the same phase.
-        self.failureResultOf(runs[0], CancelledError)
+        # No further handler is called, not even in the same phase, and the run is
+        # delivered as cancelled, as a cancel from outside would deliver it.
+        run = self.successResultOf(runs[0])
+        assert run.status == "cancelled"
+        assert _statuses(run) == [("gate", "succeeded"), ("canceller", "succeeded")]
         assert recorder.names() == ["gate"]
         self.successResultOf(dispatcher.stop())
 
@@ -51,11 +56,17 @@ class ReentrantCancelTests(TestCase):
         add(dispatcher, cancel_then_settle, "during")
         runs.append(fire(dispatcher))
         recorder.pending["gate"][0].callback(None)
-        self.failureResultOf(runs[0], CancelledError)
+        run = self.successResultOf(runs[0])
+        assert run.status == "cancelled"
+        assert _statuses(run) == [
+            ("gate", "succeeded"),
+            ("cancel_then_settle", "succeeded"),
+            ("slow", "cancelled"),
+        ]
         self.successResultOf(dispatcher.stop())
 
-    def test_cancel_after_the_last_phase_drained(self) -> None:
-        """A cancel queued behind the input that completed the run changes nothing."""
+    def test_cancel_queued_behind_a_settle(self) -> None:
+        """A settle queued before a re-entrant cancel is recorded; then the run is cancelled."""
         dispatcher, _ = started()
         recorder = Recorder()
         runs: list[Deferred[EventRun]] = []
@@ -69,8 +80,13 @@ class ReentrantCancelTests(TestCase):
         add(dispatcher, settle_then_cancel, "after")
         runs.append(fire(dispatcher))
         recorder.pending["gate"][0].callback(None)
-        # The handler's cancel reached the Deferred first; the run itself completed.
-        self.failureResultOf(runs[0], CancelledError)
+        run = self.successResultOf(runs[0])
+        assert run.status == "cancelled"
+        assert _statuses(run) == [
+            ("gate", "succeeded"),
+            ("settle_then_cancel", "succeeded"),
+            ("slow", "succeeded"),
+        ]
         self.successResultOf(dispatcher.stop())
 
     def test_cancel_a_run_about_to_begin(self) -> None:

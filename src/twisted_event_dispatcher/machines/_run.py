@@ -143,6 +143,22 @@ class RunCore:
         """The id of the run whose handler fired this one."""
         return None if self.parent is None else self.parent[0].run_id
 
+    def result(self, status: RunStatus) -> EventRun:
+        """Return the :class:`EventRun` this run delivers when it ends with *status*.
+
+        Its ``outcomes`` is the run's own list of outcomes, so a result handed
+        out early (see the canceller in the dispatcher) is complete once the
+        run has ended.
+        """
+        return EventRun(
+            run_id=self.run_id,
+            parent_run_id=self.parent_run_id,
+            event=self.event,
+            details=self.details,
+            status=status,
+            outcomes=self.outcomes,
+        )
+
 
 @final
 class PhaseRun:
@@ -381,14 +397,7 @@ def _enter_phase(index: int, from_state: str, input_name: str) -> Callable[..., 
 
 def _finish(core: RunCore, status: RunStatus) -> None:
     core.status = status
-    run = EventRun(
-        run_id=core.run_id,
-        parent_run_id=core.parent_run_id,
-        event=core.event,
-        details=core.details,
-        status=status,
-        outcomes=core.outcomes,
-    )
+    run = core.result(status)
     if status == "dropped":
         core.log.warning(
             "run_dropped",

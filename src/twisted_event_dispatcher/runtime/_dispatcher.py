@@ -401,8 +401,7 @@ class EventDispatcher:
             ``max_queued``).  Cancelling it cancels the pending handler
             results and ends the run as ``cancelled``; it then fires with
             that run.  (Cancelled from inside one of the run's own handlers,
-            the run calls no further handler and the Deferred fails with
-            :class:`~twisted.internet.defer.CancelledError`.)
+            the run calls no further handler.)
 
         Raises:
             ValueError: A key of *event_details* is not an allowed keyword.
@@ -462,12 +461,16 @@ class EventDispatcher:
 
 
 def _cancel_run(run: RunCore) -> Callable[[Deferred[EventRun]], None]:
-    def cancel(_: Deferred[EventRun]) -> None:
-        # From inside one of the run's own handlers, the cancel input waits
-        # until the machine's current step is over: no more handlers are called
-        # meanwhile, and Twisted fails the Deferred with CancelledError.
+    def cancel(deferred: Deferred[EventRun]) -> None:
         run.cancel_requested = True
         run.inputs.cancel()
+        if run.status is None and not deferred.called:
+            # Cancelled from inside one of the run's own handlers: automat holds
+            # the input until the machine's current step is over, and Twisted
+            # would fail the Deferred with CancelledError meanwhile.  Deliver
+            # the cancelled run now; no further handler is called, and its
+            # outcomes are complete once the held input has ended the run.
+            deferred.callback(run.result("cancelled"))
 
     return cancel
 
