@@ -42,16 +42,19 @@ typecheck: $(STAMP)
 
 # Everything but the soak tests runs under branch coverage; the soak tests (a million
 # events) run after, without the tracer's overhead.
+# The last line make test prints is pytest's own summary of the main run.
 pytest: $(STAMP) graphviz
 	rm -f .coverage .coverage.*
-	$(VENV)/bin/coverage run -m pytest -q -p no:cacheprovider -m "not soak" tests README.md docs
+	set -o pipefail; $(VENV)/bin/coverage run -m pytest -q -p no:cacheprovider -m "not soak" \
+	  tests README.md docs | tee .pytest-summary.txt
 	$(VENV)/bin/coverage combine -q
 	$(VENV)/bin/coverage report
+	@tail -n 1 .pytest-summary.txt
 
 soak: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m soak tests
 
-test: lint typecheck pytest soak docs
+test: lint typecheck docs soak pytest
 
 bench: $(STAMP) graphviz
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
@@ -61,4 +64,4 @@ docs: $(STAMP) graphviz
 	$(VENV)/bin/sphinx-build -E -n -W --keep-going -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .coverage .coverage.* .pytest-summary.txt .mypy_cache .ruff_cache .pytest_cache .hypothesis
