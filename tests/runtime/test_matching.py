@@ -314,3 +314,13 @@ class TestIndex:
         result_of(fire(dispatcher, a=7))
         assert reads == [7]
         assert recorder.names() == ["h7"]
+
+
+def test_self_is_an_ordinary_keyword() -> None:
+    """A match keyword named self works in specs and details (self is positional-only)."""
+    dispatcher, _ = started("self")
+    recorder = Recorder()
+    add(dispatcher, recorder.sync("h"), "during", self="me")
+    fire(dispatcher, "e", self="me")
+    assert dispatcher.matching_handlers(self="me")["during"][0].handler_name.endswith("h")
+    assert recorder.names() == ["h"]

@@ -21,7 +21,7 @@ from twisted_event_dispatcher.interfaces import IBackgroundUtility, IEventDispat
 from twisted_event_dispatcher.machines._lifecycle import LifecycleCore, make_lifecycle_machine
 from twisted_event_dispatcher.machines._run import CURRENT_CALL, RunCore, make_run_machine
 from twisted_event_dispatcher.runtime._registry import RESERVED_KEYWORDS, Registration, Registry
-from twisted_event_dispatcher.runtime._threads import call_in_reactor_thread, reactor_elsewhere
+from twisted_event_dispatcher.runtime._threads import in_reactor_thread
 from twisted_event_dispatcher.tracing._logger import get_logger, is_debug_enabled
 
 if TYPE_CHECKING:
@@ -238,10 +238,16 @@ class EventDispatcher:
         return self._on_handler_error
 
     @property
+    def _reactor_if_given(self) -> object | None:
+        # For in_reactor_thread: the reactor given, without looking the global one up.
+        return self._host._reactor
+
+    @property
     def reactor(self) -> IReactorTime:
         """The reactor whose clock the dispatcher uses (the global one unless given)."""
         return self._host.clock
 
+    @in_reactor_thread
     def add_match_spec_keyword(self, name: str) -> None:
         """Allow *name* in match specs and event details from now on.
 
@@ -250,14 +256,11 @@ class EventDispatcher:
         Raises:
             ValueError: *name* is not an identifier, or is a reserved parameter name.
         """
-        reactor = reactor_elsewhere(self._host._reactor)
-        if reactor is not None:
-            call_in_reactor_thread(reactor, self.add_match_spec_keyword, name)
-            return
         _check_keyword(name)
         if name not in self._registry.keywords:
             self._registry.add_keyword(name)
 
+    @in_reactor_thread
     def remove_match_spec_keyword(self, name: str) -> None:
         """Disallow *name* in match specs and event details from now on.
 
@@ -265,16 +268,14 @@ class EventDispatcher:
             ValueError: *name* is not allowed, or a registered handler's match
                 spec uses it.
         """
-        reactor = reactor_elsewhere(self._host._reactor)
-        if reactor is not None:
-            call_in_reactor_thread(reactor, self.remove_match_spec_keyword, name)
-            return
         self._registry.remove_keyword(name)
 
     # -- handlers ---------------------------------------------------------------------
 
+    @in_reactor_thread
     def add_event_handler(
         self,
+        /,
         listen_fn: Handler,
         phase: str,
         use_weakref: bool = True,
@@ -308,18 +309,6 @@ class EventDispatcher:
             ValueError: *phase* or a match keyword is unknown, or *max_calls*
                 or *timeout* is out of range.
         """
-        reactor = reactor_elsewhere(self._host._reactor)
-        if reactor is not None:
-            return call_in_reactor_thread(
-                reactor,
-                self.add_event_handler,
-                listen_fn,
-                phase,
-                use_weakref,
-                max_calls=max_calls,
-                timeout=timeout,
-                **match_spec,
-            )
         if not callable(listen_fn):
             raise TypeError(
                 f"listen_fn must be callable; got {listen_fn!r} ({type(listen_fn).__name__})"
@@ -336,6 +325,7 @@ class EventDispatcher:
         )
         return succeed(reg.handler_id)
 
+    @in_reactor_thread
     def remove_event_handler(self, handler_id: HandlerId) -> Deferred[None]:
         """Remove the handler registered under *handler_id*.
 
@@ -347,23 +337,19 @@ class EventDispatcher:
             :class:`~twisted_event_dispatcher.UnknownHandlerError` when no
             handler is registered under that id.
         """
-        reactor = reactor_elsewhere(self._host._reactor)
-        if reactor is not None:
-            return call_in_reactor_thread(reactor, self.remove_event_handler, handler_id)
         try:
             self._registry.remove(handler_id)
         except UnknownHandlerError as error:
             return fail(error)
         return succeed(None)
 
+    @in_reactor_thread
     def handlers(self) -> list[HandlerRegistration]:
         """Return a read-only record of every registered handler, in registration order."""
-        reactor = reactor_elsewhere(self._host._reactor)
-        if reactor is not None:
-            return call_in_reactor_thread(reactor, self.handlers)
         return self._registry.snapshots()
 
-    def matching_handlers(self, **event_details: Any) -> dict[str, list[HandlerRegistration]]:
+    @in_reactor_thread
+    def matching_handlers(self, /, **event_details: Any) -> dict[str, list[HandlerRegistration]]:
         """Return, phase by phase, the handlers that firing with *event_details* would call.
 
         Nothing is called.
@@ -372,9 +358,6 @@ class EventDispatcher:
             ValueError: A key of *event_details* is not an allowed keyword.
             TypeError: A value is not hashable.
         """
-        reactor = reactor_elsewhere(self._host._reactor)
-        if reactor is not None:
-            return call_in_reactor_thread(reactor, self.matching_handlers, **event_details)
         matches = self._registry.match(event_details)
         return {
             phase: [reg.snapshot() for reg in regs]
@@ -383,7 +366,8 @@ class EventDispatcher:
 
     # -- firing -----------------------------------------------------------------------
 
-    def fire_event(self, event: Any, **event_details: Any) -> Deferred[EventRun]:
+    @in_reactor_thread
+    def fire_event(self, /, event: Any, **event_details: Any) -> Deferred[EventRun]:
         """Call every handler whose match spec *event_details* satisfy, phase by phase.
 
         Each phase's handlers are called in registration order; the next phase
@@ -407,9 +391,6 @@ class EventDispatcher:
             ValueError: A key of *event_details* is not an allowed keyword.
             TypeError: A value of *event_details* is not hashable.
         """
-        reactor = reactor_elsewhere(self._host._reactor)
-        if reactor is not None:
-            return call_in_reactor_thread(reactor, self.fire_event, event, **event_details)
         matches = self._registry.match(event_details)
         run = self._host.new_run(event, event_details, matches)
         self._lifecycle.submit(run)
@@ -423,6 +404,7 @@ class EventDispatcher:
         """True from :meth:`start` until :meth:`stop` is called."""
         return self._lifecycle_core.running
 
+    @in_reactor_thread
     def start(self) -> None:
         """Start dispatching; runs queued while stopped (``when_stopped="queue"``) begin.
 
@@ -431,15 +413,12 @@ class EventDispatcher:
         Raises:
             RuntimeError: The dispatcher is still stopping.
         """
-        reactor = reactor_elsewhere(self._host._reactor)
-        if reactor is not None:
-            call_in_reactor_thread(reactor, self.start)
-            return
         try:
             self._lifecycle.start()
         finally:
             self._host.pump()
 
+    @in_reactor_thread
     def stop(self) -> Deferred[None]:
         """Stop dispatching.
 
@@ -451,9 +430,6 @@ class EventDispatcher:
             A Deferred that fires once every run in flight or waiting for its
             serial turn has ended.
         """
-        reactor = reactor_elsewhere(self._host._reactor)
-        if reactor is not None:
-            return call_in_reactor_thread(reactor, self.stop)
         waiter: Deferred[None] = Deferred()
         self._lifecycle.stop(waiter)
         self._host.pump()

@@ -17,10 +17,11 @@ has ended.
 from __future__ import annotations
 
 import contextvars
+import functools
 import sys
 from queue import Empty, SimpleQueue
 from threading import get_ident
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, Final, ParamSpec, Protocol, TypeVar, cast
 
 from twisted.internet.interfaces import IReactorCore, IReactorFromThreads
 from twisted.internet.threads import blockingCallFromThread
@@ -34,7 +35,12 @@ if TYPE_CHECKING:
     from twisted_event_dispatcher.runtime._dispatcher import EventDispatcher
     from twisted_event_dispatcher.runtime._records import EventRun
 
-__all__ = ["call_in_reactor_thread", "fire_event_from_thread", "reactor_elsewhere"]
+__all__ = [
+    "call_in_reactor_thread",
+    "fire_event_from_thread",
+    "in_reactor_thread",
+    "reactor_elsewhere",
+]
 
 _threadable: Any = threadable
 """Twisted declares ``ioThread`` as None; it is the reactor thread's id once a reactor ran."""
@@ -44,6 +50,17 @@ _POLL_SECONDS: Final = 0.5
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+
+
+class HasReactor(Protocol):
+    """An object whose methods belong to a reactor's thread."""
+
+    @property
+    def _reactor_if_given(self) -> object | None:
+        """The reactor it was given, or None for the global one (never looked up here)."""
+
+
+_S = TypeVar("_S", bound=HasReactor)
 
 
 def reactor_elsewhere(reactor: object | None) -> IReactorFromThreads | None:
@@ -123,6 +140,27 @@ def call_in_reactor_thread(
     if succeeded:
         return cast("_R", value)
     raise value
+
+
+def in_reactor_thread(
+    method: Callable[Concatenate[_S, _P], _R],
+) -> Callable[Concatenate[_S, _P], _R]:
+    """Decorate a method so that, called from a foreign thread, it runs in the reactor's.
+
+    In the reactor's thread, or with no reactor running, the method runs in
+    place (the check is one thread-id comparison).  Otherwise it runs in the
+    reactor thread through :func:`call_in_reactor_thread`, and the caller
+    blocks until it has returned.
+    """
+
+    @functools.wraps(method)
+    def hop(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        reactor = reactor_elsewhere(self._reactor_if_given)
+        if reactor is None:
+            return method(self, *args, **kwargs)
+        return call_in_reactor_thread(reactor, method, self, *args, **kwargs)
+
+    return hop
 
 
 def fire_event_from_thread(dispatcher: EventDispatcher, event: Any, **details: Any) -> EventRun:
