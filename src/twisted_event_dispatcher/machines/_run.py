@@ -130,7 +130,6 @@ class RunCore:
     debug: bool
     matches: Matches | None = None
     generation: int = -1
-    began: bool = False
     cancel_requested: bool = False
     started: float = 0.0
     status: RunStatus | None = None

@@ -526,7 +526,6 @@ class _Host:
         if run.generation != self.registry.generation:
             # Checked when fired; a keyword removed since cannot be in any spec.
             run.matches = self.registry.match(run.details, check=False)
-        run.began = True
         run.started = self.clock.seconds()
         if run.debug:
             run.log.debug("run_started")
