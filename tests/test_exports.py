@@ -24,12 +24,20 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(name)
 
 
+def _isort_key(name: str) -> tuple[int, str]:
+    # ruff's RUF022 order: CONSTANTS, then CamelCase names, then everything else.
+    if name.isupper():
+        return (0, name)
+    return (1, name) if name[:1].isupper() else (2, name)
+
+
 @pytest.mark.parametrize("name", ["twisted_event_dispatcher", *PUBLIC_MODULES])
 def test_all_names_import(name: str) -> None:
     """Every name in a public module's __all__ exists, and __all__ is sorted and unique."""
     module = _module(name)
     exported = list(getattr(module, "__all__", []))
-    assert exported == sorted(set(exported)), f"{name}.__all__ is not sorted and unique"
+    expected = sorted(set(exported), key=_isort_key)
+    assert exported == expected, f"{name}.__all__ is not sorted and unique"
     for attribute in exported:
         assert hasattr(module, attribute), f"{name}.{attribute} is listed but missing"
 

@@ -18,11 +18,14 @@ from twisted_event_dispatcher.exceptions import (
 from twisted_event_dispatcher.interfaces import IBackgroundUtility, IEventDispatcher
 from twisted_event_dispatcher.runtime import (
     DEFAULT_PHASES,
+    CurrentCall,
     DispatcherService,
     EventDispatcher,
     EventRun,
     HandlerOutcome,
     HandlerRegistration,
+    RunOrigin,
+    current_call,
     fire_event_from_thread,
 )
 from twisted_event_dispatcher.typing import HandlerId
@@ -31,6 +34,7 @@ __version__ = _version("twisted_event_dispatcher")
 
 __all__ = [
     "DEFAULT_PHASES",
+    "CurrentCall",
     "DispatcherNotRunning",
     "DispatcherService",
     "EventDispatcher",
@@ -42,7 +46,9 @@ __all__ = [
     "IBackgroundUtility",
     "IEventDispatcher",
     "QueueFull",
+    "RunOrigin",
     "UnknownHandlerError",
     "__version__",
+    "current_call",
     "fire_event_from_thread",
 ]

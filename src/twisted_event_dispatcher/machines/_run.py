@@ -33,6 +33,7 @@ from twisted_event_dispatcher.runtime._records import EventRun, HandlerOutcome
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
 
+    from twisted_event_dispatcher.runtime._records import RunOrigin
     from twisted_event_dispatcher.runtime._registry import Matches, Registration
     from twisted_event_dispatcher.typing import OutcomeStatus, RunStatus
 
@@ -129,6 +130,7 @@ class RunCore:
     log: Any
     debug: bool
     matches: Matches | None = None
+    origin: RunOrigin | None = None
     generation: int = -1
     cancel_requested: bool = False
     started: float = 0.0
@@ -139,8 +141,10 @@ class RunCore:
 
     @property
     def parent_run_id(self) -> str | None:
-        """The id of the run whose handler fired this one."""
-        return None if self.parent is None else self.parent[0].run_id
+        """The id of the run whose handler fired this one (here, or in another process)."""
+        if self.parent is not None:
+            return self.parent[0].run_id
+        return None if self.origin is None else self.origin.run_id
 
     def result(self, status: RunStatus) -> EventRun:
         """Return the :class:`EventRun` this run delivers when it ends with *status*.
@@ -156,6 +160,7 @@ class RunCore:
             details=self.details,
             status=status,
             outcomes=self.outcomes,
+            origin=self.origin,
         )
 
 

@@ -7,6 +7,7 @@ import math
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from numbers import Real
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, cast, final
 
 from twisted.internet.defer import Deferred, fail, succeed
@@ -20,6 +21,7 @@ from twisted_event_dispatcher.exceptions import (
 from twisted_event_dispatcher.interfaces import IBackgroundUtility, IEventDispatcher
 from twisted_event_dispatcher.machines._lifecycle import LifecycleCore, make_lifecycle_machine
 from twisted_event_dispatcher.machines._run import CURRENT_CALL, RunCore, make_run_machine
+from twisted_event_dispatcher.runtime._records import CurrentCall, RunOrigin
 from twisted_event_dispatcher.runtime._registry import RESERVED_KEYWORDS, Registration, Registry
 from twisted_event_dispatcher.runtime._threads import in_reactor_thread
 from twisted_event_dispatcher.tracing._logger import get_logger, is_debug_enabled
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
         WhenStopped,
     )
 
-__all__ = ["DEFAULT_PHASES", "EventDispatcher"]
+__all__ = ["DEFAULT_PHASES", "EventDispatcher", "current_call"]
 
 DEFAULT_PHASES: Final = ("before", "during", "after")
 """The phases a dispatcher has unless told otherwise, as Twisted's system events have."""
@@ -101,6 +103,41 @@ def _names(parameter: str, values: object, *, keywords: bool) -> tuple[str, ...]
     return names
 
 
+def _run_id_prefix(prefix: object) -> str:
+    if prefix is None:
+        return secrets.token_hex(4)
+    if not isinstance(prefix, str) or not prefix or not prefix.isprintable() or " " in prefix:
+        raise ValueError(
+            f"run_id_prefix must be a non-empty str of printable characters without spaces, "
+            f"or None; got {prefix!r}"
+        )
+    return prefix
+
+
+def current_call() -> CurrentCall | None:
+    """Describe the handler call under way, or return None outside any handler.
+
+    Usable inside a handler and inside the coroutines and ``inlineCallbacks``
+    generators it starts (Twisted runs them in a copy of the handler's
+    context).
+
+    .. versionadded:: 1.1
+    """
+    call = CURRENT_CALL.get()
+    if call is None:
+        return None
+    run, reg = call
+    return CurrentCall(
+        run_id=run.run_id,
+        parent_run_id=run.parent_run_id,
+        phase=reg.phase,
+        handler_id=reg.handler_id,
+        handler_name=reg.name,
+        details=MappingProxyType(run.details),
+        origin=run.origin,
+    )
+
+
 def _check_keyword(name: object) -> None:
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(
@@ -141,6 +178,10 @@ class EventDispatcher:
         handler_timeout: Seconds a handler's Deferred or coroutine may stay
             pending before it is cancelled (outcome ``timed_out``); None for
             no limit.  Handlers may set their own ``timeout``.
+        run_id_prefix: What every run id of this dispatcher starts with,
+            before ``-<counter>``; None for 8 random hex digits.  Processes
+            that exchange events (a cluster) give each node a prefix of its
+            own, so run ids are unique across them.
 
     Its state belongs to its reactor's thread.  Called from another thread
     while that reactor runs (under crochet, or from a thread pool), a method
@@ -172,6 +213,7 @@ class EventDispatcher:
         max_queued: int | None = None,
         on_handler_error: OnHandlerError = "continue",
         handler_timeout: float | None = None,
+        run_id_prefix: str | None = None,
     ) -> None:
         keywords = _names(
             "allowed_match_spec_keywords", allowed_match_spec_keywords, keywords=True
@@ -187,6 +229,7 @@ class EventDispatcher:
             self._registry,
             phase_names,
             reactor,
+            _run_id_prefix(run_id_prefix),
             abort_on_error=on_handler_error == "abort",
             handler_timeout=_positive_seconds("handler_timeout", handler_timeout),
         )
@@ -392,7 +435,38 @@ class EventDispatcher:
             TypeError: A value of *event_details* is not hashable.
         """
         matches = self._registry.match(event_details)
-        run = self._host.new_run(event, event_details, matches)
+        run = self._host.new_run(event, event_details, matches, None)
+        self._lifecycle.submit(run)
+        self._host.pump()
+        return run.deferred
+
+    @in_reactor_thread
+    def fire_event_from(
+        self, origin: RunOrigin, /, event: Any, **event_details: Any
+    ) -> Deferred[EventRun]:
+        """Fire *event* on behalf of another process, as :meth:`fire_event` does.
+
+        The run is a top-level run here, but its :attr:`EventRun.origin` is
+        *origin*, its ``parent_run_id`` is the run that fired it there, and its
+        trace records name that run and handler: traces of both processes join
+        into one tree (``tedtool trace a.jsonl b.jsonl``).
+
+        Args:
+            origin: Where the event was fired.
+            event: Passed to every handler.
+            **event_details: The keyword=value pairs handlers are matched on.
+
+        Raises:
+            TypeError: *origin* is not a :class:`RunOrigin`, or a detail value
+                is not hashable.
+            ValueError: A key of *event_details* is not an allowed keyword.
+
+        .. versionadded:: 1.1
+        """
+        if not isinstance(origin, RunOrigin):
+            raise TypeError(f"origin must be a RunOrigin; got {type(origin).__name__} instance")
+        matches = self._registry.match(event_details)
+        run = self._host.new_run(event, event_details, matches, origin)
         self._lifecycle.submit(run)
         self._host.pump()
         return run.deferred
@@ -460,6 +534,7 @@ class _Host:
         registry: Registry,
         phases: tuple[str, ...],
         reactor: IReactorTime | None,
+        run_id_prefix: str,
         *,
         abort_on_error: bool,
         handler_timeout: float | None,
@@ -470,7 +545,7 @@ class _Host:
         self.handler_timeout: Final = handler_timeout
         self._reactor = reactor
         self._machine: Final = make_run_machine(phases)
-        self._prefix: Final = secrets.token_hex(4)
+        self._prefix: Final = run_id_prefix
         self._ids: Final = itertools.count(1)
         self._pumping = 0
 
@@ -486,15 +561,21 @@ class _Host:
             self._reactor = cast("IReactorTime", reactor)
         return self._reactor
 
-    def new_run(self, event: Any, details: dict[str, Any], matches: Any) -> RunCore:
-        parent = CURRENT_CALL.get()
+    def new_run(
+        self, event: Any, details: dict[str, Any], matches: Any, origin: RunOrigin | None
+    ) -> RunCore:
+        parent = None if origin is not None else CURRENT_CALL.get()
         run_id = f"{self._prefix}-{next(self._ids)}"
-        if parent is None:
-            log = get_logger().bind(run_id=run_id)
-        else:
+        if parent is not None:
             log = get_logger().bind(run_id=run_id, parent_run_id=parent[0].run_id)
+        elif origin is not None:
+            log = get_logger().bind(
+                run_id=run_id, parent_run_id=origin.run_id, origin_node=origin.node
+            )
+        else:
+            log = get_logger().bind(run_id=run_id)
         debug = is_debug_enabled(log)
-        run = RunCore(self, run_id, parent, event, details, log, debug, matches)
+        run = RunCore(self, run_id, parent, event, details, log, debug, matches, origin)
         run.generation = self.registry.generation
         run.inputs = self._machine(run)
         run.deferred = Deferred(_cancel_run(run))
@@ -503,8 +584,20 @@ class _Host:
                 "run_created",
                 event_type=type(event).__qualname__,
                 details={key: repr(value) for key, value in details.items()},
-                parent_handler_id=None if parent is None else parent[1].handler_id,
-                parent_handler_name=None if parent is None else parent[1].name,
+                parent_handler_id=(
+                    parent[1].handler_id
+                    if parent is not None
+                    else None
+                    if origin is None
+                    else origin.handler_id
+                ),
+                parent_handler_name=(
+                    parent[1].name
+                    if parent is not None
+                    else None
+                    if origin is None
+                    else origin.handler_name
+                ),
             )
         return run
 

@@ -12,7 +12,7 @@ from twisted_event_dispatcher.typing import HandlerId, OutcomeStatus, RunStatus
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
-__all__ = ["EventRun", "HandlerOutcome", "HandlerRegistration"]
+__all__ = ["CurrentCall", "EventRun", "HandlerOutcome", "HandlerRegistration", "RunOrigin"]
 
 
 @attrs.frozen
@@ -77,6 +77,52 @@ _FAILED_STATUSES = frozenset({"failed", "timed_out"})
 
 
 @attrs.frozen
+class RunOrigin:
+    """Where a run fired by :meth:`EventDispatcher.fire_event_from` came from.
+
+    Another process (a node of a :mod:`twisted_event_dispatcher.cluster`) fired
+    the event; the run it starts here names the run and handler that fired it
+    there, so traces of both processes join into one tree.  Subclasses add
+    what their transport knows (the cluster's :class:`RemoteOrigin` adds the
+    message id and whether it was redelivered).
+
+    .. versionadded:: 1.1
+    """
+
+    node: str
+    """The name of the process (node) that fired the event."""
+    run_id: str | None = None
+    """The run whose handler fired the event there, or None if no handler did."""
+    handler_id: HandlerId | None = None
+    """That handler's id in its own process, or None."""
+    handler_name: str | None = None
+    """That handler's qualified name, or None."""
+
+
+@attrs.frozen
+class CurrentCall:
+    """The handler call under way, as :func:`current_call` describes it.
+
+    .. versionadded:: 1.1
+    """
+
+    run_id: str
+    """The id of the run calling the handler."""
+    parent_run_id: str | None
+    """The run whose handler fired that run, or None."""
+    phase: str
+    """The phase the handler was called in."""
+    handler_id: HandlerId
+    """The id of the handler being called."""
+    handler_name: str
+    """Its qualified name."""
+    details: Mapping[str, Any]
+    """The details the run was fired with."""
+    origin: RunOrigin | None
+    """Where the run came from, when another process fired it."""
+
+
+@attrs.frozen
 class EventRun:
     """The result of one :meth:`EventDispatcher.fire_event`: what ran and how it ended.
 
@@ -95,6 +141,12 @@ class EventRun:
     """``completed``, ``aborted``, ``cancelled`` or ``dropped``."""
     outcomes: list[HandlerOutcome]
     """One outcome per handler call, in the order the handlers were called."""
+    origin: RunOrigin | None = None
+    """Where the run came from, when another process fired it
+    (:meth:`EventDispatcher.fire_event_from`); None for a run fired here.
+
+    .. versionadded:: 1.1
+    """
 
     @property
     def failures(self) -> list[HandlerOutcome]:
