@@ -1,6 +1,7 @@
 # make demo: run the README story on a real reactor.   make test: every check.
 # Both set themselves up on a fresh machine: .venv, the package with its extras,
-# and Graphviz's `dot` (Debian's package) when it is missing.
+# Graphviz's `dot` (Debian's package) when it is missing, and for the broker tests a
+# RabbitMQ that answers on 127.0.0.1:5672 (started, or installed from Debian's packages).
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -9,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck pytest soak bench docs graphviz clean
+.PHONY: demo demo-cluster test lint typecheck pytest soak bench docs graphviz rabbitmq clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,20 @@ graphviz:
 	  else \
 	    echo "Graphviz's dot is missing and apt-get is not available: install Graphviz (https://graphviz.org/download/)"; exit 1; \
 	  fi; }
+
+# The broker tests need RabbitMQ on 127.0.0.1:5672 (guest/guest): start it if it is
+# installed but down, install Debian's package if it is missing, then wait until it answers.
+BROKER_UP := $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 5672), 2).close()"
+rabbitmq:
+	@$(BROKER_UP) 2>/dev/null || { \
+	  if ! command -v rabbitmq-server >/dev/null 2>&1; then \
+	    echo "Installing RabbitMQ (Debian package 'rabbitmq-server') for the broker tests"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq rabbitmq-server >/dev/null; \
+	  fi; \
+	  $(BROKER_UP) 2>/dev/null || { echo "Starting RabbitMQ (rabbitmq-server -detached)"; $(SUDO) rabbitmq-server -detached; }; \
+	  for i in $$(seq 1 120); do $(BROKER_UP) 2>/dev/null && break; sleep 1; done; \
+	  $(SUDO) rabbitmqctl await_startup >/dev/null; \
+	  $(BROKER_UP) || { echo "RabbitMQ does not answer on 127.0.0.1:5672"; exit 1; }; }
 
 demo: $(STAMP) graphviz
 	$(PY) examples/readme_story.py
@@ -43,7 +58,7 @@ typecheck: $(STAMP)
 # Everything but the soak tests runs under branch coverage; the soak tests (a million
 # events) run after, without the tracer's overhead.
 # The last line make test prints is pytest's own summary of the main run.
-pytest: $(STAMP) graphviz
+pytest: $(STAMP) graphviz rabbitmq
 	rm -f .coverage .coverage.*
 	set -o pipefail; $(VENV)/bin/coverage run -m pytest -q -p no:cacheprovider -m "not soak" \
 	  tests README.md docs | tee .pytest-summary.txt
