@@ -1,0 +1,297 @@
+"""The cluster node against the real RabbitMQ, in one process, on the real reactor.
+
+crochet runs the global reactor in a thread of its own; each scenario runs
+there as one coroutine.  Each test has its own cluster name, so its exchanges
+and queues are its own, and deletes them afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar, cast
+
+import crochet
+import pika
+import pytest
+from structlog.testing import capture_logs
+from twisted.internet import reactor as _global_reactor
+from twisted.internet import task
+from twisted.internet.defer import Deferred, ensureDeferred
+
+from twisted_event_dispatcher import current_call
+from twisted_event_dispatcher.cluster import (
+    BrokerUnavailable,
+    EventCluster,
+    RemoteOrigin,
+    WorkQueue,
+)
+
+pytestmark = [pytest.mark.reactor, pytest.mark.broker]
+
+URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+reactor: Any = _global_reactor
+_T = TypeVar("_T")
+
+
+def in_reactor(scenario: Callable[[], Coroutine[Any, Any, _T]], timeout: float = 30.0) -> _T:
+    """Run *scenario* in crochet's reactor thread and return its result here."""
+    crochet.setup()
+
+    def start() -> Deferred[_T]:
+        return ensureDeferred(scenario())
+
+    return cast("_T", crochet.wait_for(timeout=timeout)(start)())
+
+
+async def sleep(seconds: float) -> None:
+    """Wait *seconds* on the real reactor."""
+    await task.deferLater(reactor, seconds, lambda: None)
+
+
+async def until(condition: Callable[[], bool], *, within: float = 10.0) -> None:
+    """Poll *condition* on the reactor until it holds; fail after *within* seconds."""
+    waited = 0.0
+    while not condition():
+        if waited > within:
+            pytest.fail(f"condition not met within {within} seconds")
+        await sleep(0.02)
+        waited += 0.02
+
+
+class Broker:
+    """A blocking admin connection for one test's topology, deleted afterwards."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.connection = pika.BlockingConnection(pika.URLParameters(URL))
+        self.channel = self.connection.channel()
+        self.queues: set[str] = {f"{name}.dead-letter"}
+
+    def messages(self, queue: str) -> list[tuple[Any, bytes]]:
+        """Take every message waiting in *queue* (acknowledging them)."""
+        taken: list[tuple[Any, bytes]] = []
+        while True:
+            method, properties, body = self.channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return taken
+            taken.append((properties, body))
+
+    def delete(self) -> None:
+        """Delete the test's exchanges and queues."""
+        for queue in self.queues:
+            self.channel.queue_delete(queue)
+        for exchange in (f"{self.name}.events", f"{self.name}.dead-letter"):
+            self.channel.exchange_delete(exchange)
+        self.connection.close()
+
+
+@pytest.fixture
+def broker() -> Iterator[Broker]:
+    """A unique cluster name and an admin connection that cleans up after the test."""
+    admin = Broker(f"test-{uuid.uuid4().hex[:12]}")
+    yield admin
+    admin.delete()
+
+
+def make(broker: Broker, name: str, **options: Any) -> EventCluster:
+    """Return a node of the test's cluster on the global reactor."""
+    cluster = EventCluster(
+        URL, ("kind", "user"), node_name=name, cluster_name=broker.name, reactor=reactor, **options
+    )
+    broker.queues.add(cluster.broadcast_queue)
+    return cluster
+
+
+def test_broadcast_pool_and_local(broker: Broker) -> None:
+    """Broadcast reaches every matching node once, a pool splits, local stays local."""
+    broker.queues.add(f"{broker.name}.pool.mail")
+    seen: list[tuple[str, Any, RemoteOrigin | None]] = []
+
+    def handler(name: str) -> Callable[[Any], None]:
+        def record(event: Any) -> None:
+            call = current_call()
+            assert call is not None
+            seen.append((name, event, call.origin))  # type: ignore[arg-type]
+
+        return record
+
+    handlers = {
+        name: handler(name) for name in ("a-bc", "b-bc", "c-bc", "a-mail", "b-mail", "a-loc")
+    }
+
+    async def scenario() -> list[Any]:
+        a, b, c = make(broker, "a"), make(broker, "b"), make(broker, "c")
+        for node in (a, b, c):
+            node.start()
+        await a.add_event_handler(handlers["a-bc"], "during", kind="created")
+        await b.add_event_handler(handlers["b-bc"], "during", kind="created", user="bob")
+        await c.add_event_handler(handlers["c-bc"], "during", kind="deleted")
+        for node, name in ((a, "a-mail"), (b, "b-mail")):
+            await node.add_event_handler(
+                handlers[name], "after", delivery=WorkQueue("mail"), kind="created"
+            )
+        await a.add_event_handler(handlers["a-loc"], "before", delivery="local")
+        for node in (a, b, c):
+            await node.when_connected()
+        publications = [
+            await c.fire_event({"n": n}, kind="created", user="bob") for n in range(20)
+        ]
+        publications.append(await c.fire_event({"n": "gone"}, kind="archived"))
+        await until(lambda: len(seen) >= 60)
+        await sleep(0.2)
+        for node in (a, b, c):
+            await node.stop()
+        return publications
+
+    publications = in_reactor(scenario)
+    names = [name for name, _, _ in seen]
+    assert names.count("a-bc") == 20
+    assert names.count("b-bc") == 20
+    assert names.count("c-bc") == 0
+    assert names.count("a-loc") == 0  # fired by c: a's local handler hears nothing
+    mail = sorted(event["n"] for name, event, _ in seen if name.endswith("mail"))
+    assert mail == list(range(20))
+    assert names.count("a-mail") > 0
+    assert names.count("b-mail") > 0
+    assert all(p.routed for p in publications[:-1])
+    assert not publications[-1].routed
+    for _, _event, origin in seen:
+        assert origin is not None
+        assert origin.node == "c"
+        assert origin.redelivered is False
+    assert len({p.message_id for p in publications}) == 21
+
+
+def test_child_run_names_its_remote_parent(broker: Broker) -> None:
+    """An event fired from inside a handler carries that run and handler to the next node."""
+    runs: list[Any] = []
+
+    async def scenario() -> None:
+        a, b = make(broker, "a"), make(broker, "b")
+        a.start()
+        b.start()
+
+        def place(event: Any) -> Deferred[Any]:
+            return a.fire_event({"for": event}, kind="receipt")
+
+        def receipt(event: Any) -> None:
+            runs.append(current_call())
+
+        await a.add_event_handler(place, "during", delivery="local", kind="order")
+        await b.add_event_handler(receipt, "during", kind="receipt")
+        await a.when_connected()
+        await b.when_connected()
+        publication = await a.fire_event("o-1", kind="order")
+        runs.append(publication)
+        await until(lambda: len(runs) == 2)
+        await a.stop()
+        await b.stop()
+
+    in_reactor(scenario)
+    publication, call = runs
+    local_run = publication.local_run
+    assert call.origin.node == "a"
+    assert call.origin.run_id == local_run.run_id
+    assert call.origin.handler_name.endswith("place")
+    assert call.parent_run_id == local_run.run_id
+    assert call.run_id.startswith("b.")
+    assert local_run.run_id.startswith("a.")
+
+
+def test_headers_routing_and_removal(broker: Broker) -> None:
+    """Headers routing matches as topic routing does; a removed handler's binding goes."""
+    seen: list[Any] = []
+
+    async def scenario() -> list[bool]:
+        a, b = make(broker, "a", routing="headers"), make(broker, "b", routing="headers")
+        a.start()
+        b.start()
+        handler_id = await b.add_event_handler(seen.append, "during", False, user="bob")
+        await a.when_connected()
+        await b.when_connected()
+        routed = [(await a.fire_event(1, kind="x", user="bob")).routed]
+        routed.append((await a.fire_event(2, kind="x", user="alice")).routed)
+        routed.append((await a.fire_event(3, user="bob")).routed)
+        await until(lambda: len(seen) == 2)
+        await b.remove_event_handler(handler_id)
+        routed.append((await a.fire_event(4, user="bob")).routed)
+        await a.stop()
+        await b.stop()
+        return routed
+
+    assert in_reactor(scenario) == [True, False, True, False]
+    assert seen == [1, 3]
+
+
+def test_used_up_handlers_are_unbound(broker: Broker) -> None:
+    """A broadcast handler with max_calls stops being routed to once it is used up."""
+    seen: list[Any] = []
+
+    async def scenario() -> list[bool]:
+        a = make(broker, "a")
+        a.start()
+        await a.add_event_handler(seen.append, "during", False, max_calls=1, kind="k")
+        await a.when_connected()
+        routed = [(await a.fire_event(n, kind="k")).routed for n in range(2)]
+        await until(lambda: not a.dispatcher.handlers() and len(seen) == 1)
+        await sleep(0.3)  # the second delivery found no handler and pruned the binding
+        routed.append((await a.fire_event(3, kind="k")).routed)
+        await a.stop()
+        return routed
+
+    assert in_reactor(scenario) == [True, True, False]
+    assert seen == [0]
+
+
+def test_malformed_messages_are_dead_lettered(broker: Broker) -> None:
+    """A message the node cannot read goes to the dead-letter queue, and the node goes on."""
+    seen: list[Any] = []
+
+    async def scenario() -> None:
+        a = make(broker, "a")
+        a.start()
+        await a.add_event_handler(seen.append, "during", False, kind="k")
+        await a.when_connected()
+        good = await a.fire_event("ok", kind="k")
+        properties = pika.BasicProperties(headers={"ted-routing": "nonsense"})
+        broker.channel.basic_publish(broker.name + ".events", good.routing_key, b"{", properties)
+        await a.fire_event("after", kind="k")
+        await until(lambda: len(seen) == 2)
+        await a.stop()
+
+    with capture_logs() as logs:
+        in_reactor(scenario)
+    assert seen == ["ok", "after"]
+    [dead] = broker.messages(f"{broker.name}.dead-letter")
+    assert dead[1] == b"{"
+    [record] = [r for r in logs if r["event"] == "message_dead_lettered"]
+    assert "fingerprint 'nonsense'" in record["reason"]
+
+
+def test_no_broker_fails_the_publish_in_time(broker: Broker) -> None:
+    """With no broker to reach, a publish fails with BrokerUnavailable once its time is up."""
+
+    async def scenario() -> Any:
+        lonely = EventCluster(
+            "amqp://guest:hidden-pw@127.0.0.1:1/",
+            ("kind",),
+            node_name="lonely",
+            cluster_name=broker.name,
+            reactor=reactor,
+            publish_timeout=0.5,
+        )
+        lonely.start()
+        try:
+            await lonely.fire_event("e", kind="k")
+        except BrokerUnavailable as error:
+            return error
+        finally:
+            await lonely.stop()
+        return None
+
+    with capture_logs() as logs:
+        error = in_reactor(scenario)
+    assert isinstance(error, BrokerUnavailable)
+    assert "no connection to amqp://guest:***@127.0.0.1:1/ within 0.5 seconds" in str(error)
+    assert "hidden-pw" not in repr(logs)
