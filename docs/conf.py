@@ -52,7 +52,8 @@ napoleon_use_rtype = False
 nitpicky = True
 # Objects of other projects (no inventories offline) and the standard library's typing.
 nitpick_ignore_regex = [
-    (r"py:.*", r"(twisted|zope|structlog|graphviz|automat|attrs|attr|crochet|treq)\b.*"),
+    (r"py:.*", r"(twisted|zope|structlog|graphviz|automat|attrs|attr|crochet|treq|pika)\b.*"),
+    (r"py:.*", r"(json|IStreamClientEndpoint|RoutingMode|Delivery)\b.*"),
     (r"py:.*", r"(typing|collections|types|contextvars|os|pathlib|logging|argparse)\b.*"),
     (r"py:.*", r"(IO|Any|Callable|Iterator|Iterable|Mapping|Sequence|Path|PathLike)\b.*"),
     (r"py:.*", r"(Deferred|Failure|Clock|IReactorTime|IReactorFromThreads|Service)\b.*"),

@@ -263,11 +263,11 @@ class Routing(Protocol):
 
     @property
     def exchange_type(self) -> str:
-        """The AMQP exchange type to declare: ``"topic"`` or ``"headers"``."""
+        """The AMQP exchange type to declare (``"topic"`` or ``"headers"``)."""
 
     @property
     def keywords(self) -> tuple[str, ...]:
-        """The allowed match keywords, sorted: the order of the topic words."""
+        """The allowed match keywords, sorted (the order of the topic words)."""
 
     @property
     def fingerprint(self) -> str:
@@ -412,7 +412,7 @@ class TopicRouting:
 
     @property
     def keywords(self) -> tuple[str, ...]:
-        """The allowed match keywords, sorted: the order of the words."""
+        """The allowed match keywords, sorted (the order of the words)."""
         return self._encoder.keywords
 
     @property

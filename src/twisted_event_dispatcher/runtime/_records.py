@@ -83,7 +83,8 @@ class RunOrigin:
     Another process (a node of a :mod:`twisted_event_dispatcher.cluster`) fired
     the event; the run it starts here names the run and handler that fired it
     there, so traces of both processes join into one tree.  Subclasses add
-    what their transport knows (the cluster's :class:`RemoteOrigin` adds the
+    what their transport knows (the cluster's
+    :class:`~twisted_event_dispatcher.cluster.RemoteOrigin` adds the
     message id and whether it was redelivered).
 
     .. versionadded:: 1.1
