@@ -295,3 +295,99 @@ def test_no_broker_fails_the_publish_in_time(broker: Broker) -> None:
     assert isinstance(error, BrokerUnavailable)
     assert "no connection to amqp://guest:***@127.0.0.1:1/ within 0.5 seconds" in str(error)
     assert "hidden-pw" not in repr(logs)
+
+
+def _self_signed(host: str) -> tuple[bytes, bytes]:
+    """Return a key and a self-signed certificate for *host*, both PEM."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return (
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ),
+        certificate.public_bytes(serialization.Encoding.PEM),
+    )
+
+
+def test_amqps_through_tls(broker: Broker) -> None:
+    """amqps:// connects through real TLS (a local TLS front for the broker), verifying it."""
+    from twisted.internet import ssl
+    from twisted.internet.endpoints import SSL4ServerEndpoint
+    from twisted.protocols.portforward import ProxyFactory
+
+    key, certificate = _self_signed("localhost")
+    server = ssl.PrivateCertificate.loadPEM(key + certificate)
+    seen: list[Any] = []
+
+    async def scenario() -> tuple[bool, Any]:
+        front = ProxyFactory("127.0.0.1", 5672)
+        port = await SSL4ServerEndpoint(
+            reactor, 0, server.options(), interface="127.0.0.1"
+        ).listen(front)
+        url = f"amqps://guest:guest@localhost:{port.getHost().port}/%2F"
+        trusted = ssl.optionsForClientTLS(
+            "localhost", trustRoot=ssl.Certificate.loadPEM(certificate)
+        )
+        node = EventCluster(
+            url,
+            ("kind",),
+            node_name="tls",
+            cluster_name=broker.name,
+            reactor=reactor,
+            tls_options=trusted,
+        )
+        broker.queues.add(node.broadcast_queue)
+        node.start()
+        await node.add_event_handler(seen.append, "during", False, kind="k")
+        await node.when_connected()
+        routed = (await node.fire_event("over tls", kind="k")).routed
+        await until(lambda: len(seen) == 1)
+        await node.stop()
+        untrusting = EventCluster(
+            url,
+            ("kind",),
+            node_name="untrusting",
+            cluster_name=broker.name,
+            reactor=reactor,
+            publish_timeout=1.0,
+        )
+        untrusting.start()
+        try:
+            await untrusting.fire_event("never", kind="k")
+        except BrokerUnavailable as error:
+            refused: Any = error
+        else:
+            refused = None
+        await untrusting.stop()
+        await port.stopListening()
+        return routed, refused
+
+    with capture_logs() as logs:
+        routed, refused = in_reactor(scenario)
+    assert routed
+    assert seen == ["over tls"]
+    assert isinstance(refused, BrokerUnavailable)
+    failures = [r for r in logs if r["event"] == "cluster_connection_failed"]
+    assert any("certificate verify failed" in r["reason"] for r in failures), failures

@@ -19,6 +19,7 @@ after every change.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import secrets
@@ -35,7 +36,7 @@ from twisted.internet.defer import (
     fail,
     succeed,
 )
-from twisted.internet.protocol import Factory
+from twisted.internet.protocol import Factory, connectionDone
 from twisted.python.failure import Failure
 
 from twisted_event_dispatcher.cluster._address import BrokerAddress
@@ -110,18 +111,38 @@ def _positive(parameter: str, value: object, kind: type) -> Any:
     return value
 
 
-class _PikaFactory(Factory):
-    """Builds pika's Twisted protocol for each connection attempt."""
+@functools.cache
+def _protocol_class() -> type:
+    """Return pika's Twisted protocol class, remembering why its connection was lost.
 
-    def __init__(self, parameters: Any, reactor: Any) -> None:
+    pika reports a connection lost during its handshake as
+    ``AMQPConnectionError(1)``; the reason (a TLS error, a refused login) is
+    only in ``connectionLost``.
+    """
+    from pika.adapters.twisted_connection import TwistedProtocolConnection
+
+    class _Protocol(TwistedProtocolConnection):  # type: ignore[misc]
+        lost_reason: Failure | None = None
+
+        def connectionLost(self, reason: Failure = connectionDone) -> None:
+            self.lost_reason = reason
+            super().connectionLost(reason)
+
+    return _Protocol
+
+
+class _PikaFactory(Factory):
+    """Builds pika's Twisted protocol for each connection, and hands it to the node."""
+
+    def __init__(self, parameters: Any, reactor: Any, attach: Callable[[Any], object]) -> None:
         self._parameters = parameters
         self._reactor = reactor
+        self._attach = attach
 
     def buildProtocol(self, addr: object) -> Any:  # noqa: ARG002 -- Factory's signature
-        from pika.adapters.twisted_connection import TwistedProtocolConnection
-
-        protocol = TwistedProtocolConnection(self._parameters, custom_reactor=self._reactor)
+        protocol = _protocol_class()(self._parameters, custom_reactor=self._reactor)
         protocol.factory = self
+        self._attach(protocol)
         return protocol
 
 
@@ -310,6 +331,7 @@ class EventCluster:
         self._link_waiters: list[Deferred[_Link]] = []
         self._publishing: set[Deferred[Any]] = set()
         self._stopping = False
+        self._failed_set_ups = 0
 
     def __repr__(self) -> str:
         state = "connected" if self._link is not None else "not connected"
@@ -625,12 +647,14 @@ class EventCluster:
         self._stopping = False
         self.dispatcher.start()
         reactor = self.dispatcher.reactor
+        # The node sets a connection up once pika's handshake is done, not in
+        # ClientService's prepareConnection: a connection lost while that runs
+        # (a TLS or login failure) meets no transition in ClientService's machine.
         self._service = ClientService(
             self._address.endpoint(reactor),
-            _PikaFactory(self._address.parameters, reactor),
-            retryPolicy=self._retry_policy,
+            _PikaFactory(self._address.parameters, reactor, self._attach),
+            retryPolicy=self._retry_after,
             clock=reactor,
-            prepareConnection=self._prepare,
         )
         self._service.startService()
 
@@ -686,27 +710,42 @@ class EventCluster:
         self._link_waiters.append(waiter)
         return waiter
 
-    def _prepare(self, protocol: Any) -> Deferred[None]:
-        """``ClientService``'s ``prepareConnection``: declare, bind, consume, then link."""
+    def _retry_after(self, failed_attempts: int) -> float:
+        # ClientService counts failed TCP connections only; a broker that accepts
+        # the connection and then refuses the login (or TLS) counts here too.
+        return self._retry_policy(failed_attempts + self._failed_set_ups)
 
-        async def prepare() -> None:
+    def _attach(self, protocol: Any) -> None:
+        """Set *protocol*'s connection up once pika's handshake is done: declare, bind, consume."""
+
+        async def attach() -> None:
             try:
                 await self._set_up(protocol)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 -- logged; ClientService reconnects
+                self._failed_set_ups += 1
+                lost = getattr(protocol, "lost_reason", None)
+                cause = error if lost is None else lost.value
                 get_logger().error(
                     "cluster_connection_failed",
                     node=self.node_name,
                     broker=self._address.redacted,
-                    reason=f"{type(error).__name__}: {error}",
+                    reason=f"{type(cause).__name__}: {str(cause)[:500]}",
+                    attempt=self._failed_set_ups,
                 )
-                protocol.transport.loseConnection()
-                raise
+                if protocol.transport is not None and protocol.transport.connected:
+                    protocol.transport.loseConnection()
+            else:
+                self._failed_set_ups = 0
 
-        return Deferred.fromCoroutine(prepare())
+        Deferred.fromCoroutine(attach())
 
     async def _set_up(self, protocol: Any) -> None:
-        if protocol.ready is not None:
-            await protocol.ready
+        ready = protocol.ready
+        if ready is None:  # pika fires it once, and clears it
+            raise ConnectionError("the connection was lost before it was ready")
+        await ready
+        if self._stopping:
+            raise ConnectionError("the node is stopping")
         link = _Link(protocol)
         impl = protocol._impl
         impl.add_on_connection_blocked_callback(link.on_blocked)
