@@ -299,7 +299,7 @@ def test_no_broker_fails_the_publish_in_time(broker: Broker) -> None:
 
 def _self_signed(host: str) -> tuple[bytes, bytes]:
     """Return a key and a self-signed certificate for *host*, both PEM."""
-    import datetime
+    import datetime as dt
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -308,15 +308,15 @@ def _self_signed(host: str) -> tuple[bytes, bytes]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = dt.datetime.now(dt.timezone.utc)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
