@@ -25,6 +25,7 @@ from twisted_event_dispatcher.cluster import (
     EventCluster,
     RemoteOrigin,
     WorkQueue,
+    make_routing,
 )
 
 pytestmark = [pytest.mark.reactor, pytest.mark.broker]
@@ -267,6 +268,45 @@ def test_malformed_messages_are_dead_lettered(broker: Broker) -> None:
     assert dead[1] == b"{"
     [record] = [r for r in logs if r["event"] == "message_dead_lettered"]
     assert "fingerprint 'nonsense'" in record["reason"]
+
+
+def test_oversized_and_undecodable_messages_are_dead_lettered(broker: Broker) -> None:
+    """A body over max_message_bytes, or one the codec cannot read, is dead-lettered."""
+    seen: list[Any] = []
+
+    async def scenario() -> None:
+        big = make(broker, "big", max_message_bytes=10_000)
+        small = make(broker, "small", max_message_bytes=100)
+        big.start()
+        small.start()
+        await small.add_event_handler(seen.append, "during", False, kind="k")
+        await big.when_connected()
+        await small.when_connected()
+        await big.fire_event("x" * 1000, kind="k")
+        bad = pika.BasicProperties(headers=dict(good_headers))
+        broker.channel.basic_publish(broker.name + ".events", routing_key, b"\xff{", bad)
+        await big.fire_event("fits", kind="k")
+        await until(lambda: seen == ["fits"])
+        await big.stop()
+        await small.stop()
+
+    # The headers of a real message, to publish a bad body with.
+    routing = make_routing("topic", ("kind", "user"))
+    routing_key, routing_headers = routing.message_routing({"kind": "k"})
+    good_headers = {
+        **routing_headers,
+        "ted-routing": routing.fingerprint,
+        "ted-details": '{"kind": "k"}',
+        "ted-origin-node": "probe",
+    }
+    with capture_logs() as logs:
+        in_reactor(scenario)
+    assert seen == ["fits"]
+    bodies = sorted(body for _, body in broker.messages(f"{broker.name}.dead-letter"))
+    assert bodies == sorted([b'"' + b"x" * 1000 + b'"', b"\xff{"])
+    reasons = sorted(r["reason"] for r in logs if r["event"] == "message_dead_lettered")
+    assert "max_message_bytes allows 100" in reasons[1]
+    assert "EventDecodingError" in reasons[0]
 
 
 def test_no_broker_fails_the_publish_in_time(broker: Broker) -> None:

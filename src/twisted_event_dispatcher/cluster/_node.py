@@ -810,7 +810,14 @@ class EventCluster:
         link = self._link
         if link is None:
             return succeed(None)
-        return link.lock.run(self._reconcile, link)
+
+        def lost(failure: Failure) -> None:
+            if not link.lost:
+                failure.raiseException()
+            # The connection went: the next one declares what this one could not.
+
+        reconciled: Deferred[None] = link.lock.run(self._reconcile, link)
+        return reconciled.addErrback(lost)
 
     async def _reconcile(self, link: _Link) -> None:
         """Bring *link*'s bindings and consumers in line with what the handlers need."""
