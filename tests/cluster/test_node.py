@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from support import TestCase
-from twisted_event_dispatcher import DispatcherNotRunning
+from twisted_event_dispatcher import DispatcherNotRunning, current_call
 from twisted_event_dispatcher.cluster import (
     BrokerAddress,
     ClusterService,
@@ -219,3 +221,147 @@ def test_envelope_reads_the_origin() -> None:
         True,
         2,
     )
+
+
+class _Channel:
+    """Records what the node answers the broker for each delivery tag."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[str, int, bool | None]] = []
+
+    def basic_ack(self, tag: int) -> None:
+        self.answers.append(("ack", tag, None))
+
+    def basic_nack(self, tag: int, requeue: bool) -> None:
+        self.answers.append(("nack", tag, requeue))
+
+    def basic_reject(self, tag: int, requeue: bool) -> None:
+        self.answers.append(("reject", tag, requeue))
+
+
+class _Method:
+    def __init__(self, tag: int, *, redelivered: bool = False) -> None:
+        self.delivery_tag = tag
+        self.redelivered = redelivered
+
+
+class _Properties:
+    def __init__(self, headers: dict[str, Any] | None, message_id: str = "m-1") -> None:
+        self.headers = headers
+        self.message_id = message_id
+
+
+def _message(
+    cluster: EventCluster, tag: int, body: bytes = b'"e"', **details: Any
+) -> tuple[_Method, _Properties, bytes]:
+    headers = {
+        ROUTING: cluster._routing.fingerprint,
+        DETAILS: encode_details(details),
+        ORIGIN_NODE: "other",
+        "x-delivery-count": 1,
+    }
+    return _Method(tag, redelivered=True), _Properties(headers), body
+
+
+class ReceiveTests(TestCase):
+    """How the node answers the broker for each message, on a Clock: ack only after the run."""
+
+    def setUp(self) -> None:
+        """A started node on a Clock with a delivery limit of 3, and a recording channel."""
+        self.clock = Clock()
+        self.cluster = node(reactor=self.clock, delivery_limit=3)
+        self.cluster.dispatcher.start()
+        self.channel = _Channel()
+
+    def receive(self, tag: int, queue: str, delivery: str, **details: Any) -> None:
+        """Hand the node a message from *queue* with *details*, as its consumer would."""
+        method, properties, body = _message(self.cluster, tag, **details)
+        self.cluster._receive((self.channel, method, properties, body), queue, delivery)
+
+    def test_ack_only_after_the_run_ends(self) -> None:
+        """A pool message is acknowledged once its run has ended, not before."""
+        gate: Any = Deferred()
+        self.cluster.add_event_handler(lambda _: gate, "during", False, delivery=WorkQueue("p"))
+        self.receive(7, "q", "pool:p", kind="a")
+        assert self.channel.answers == []
+        gate.callback(None)
+        assert self.channel.answers == [("ack", 7, None)]
+
+    def test_origin_of_the_run(self) -> None:
+        """The run a message starts knows it was redelivered, and how often."""
+        origins: list[Any] = []
+
+        def record(event: object) -> None:
+            call = current_call()
+            assert call is not None
+            origins.append(call.origin)
+
+        self.cluster.add_event_handler(record, "during", False, delivery=WorkQueue("p"))
+        self.receive(1, "q", "pool:p", kind="a")
+        [origin] = origins
+        assert (origin.node, origin.redelivered, origin.delivery_count, origin.queue) == (
+            "other",
+            True,
+            1,
+            "q",
+        )
+
+    def test_failed_pool_runs_go_back(self) -> None:
+        """A pool message whose run failed goes back to its queue, logged with the limit."""
+
+        def fail(event: object) -> None:
+            raise RuntimeError("boom")
+
+        self.cluster.add_event_handler(fail, "during", False, delivery=WorkQueue("p"))
+        with capture_logs() as logs:
+            self.receive(2, "q", "pool:p", kind="a")
+        assert self.channel.answers == [("nack", 2, True)]
+        [record] = [r for r in logs if r["event"] == "message_requeued"]
+        assert (record["delivery"], record["delivery_limit"]) == (2, 3)
+        assert not record["dead_letter_next"]
+        assert "1 failure(s)" in record["reason"]
+
+    def test_unmatched_pool_messages_go_back(self) -> None:
+        """A pool message no handler of this node matches goes back for another node."""
+        self.cluster.add_event_handler(print, "during", False, delivery=WorkQueue("p"), kind="b")
+        self.receive(3, "q", "pool:p", kind="a")
+        assert self.channel.answers == [("nack", 3, True)]
+
+    def test_broadcast_failures_are_acknowledged(self) -> None:
+        """A broadcast message is acknowledged even when its run failed: it is not retried."""
+
+        def fail(event: object) -> None:
+            raise RuntimeError("boom")
+
+        self.cluster.add_event_handler(fail, "during", False)
+        self.receive(4, "q", "broadcast")
+        assert self.channel.answers == [("ack", 4, None)]
+
+    def test_stopped_dispatcher_requeues(self) -> None:
+        """A message that arrives while the node stops goes back to its queue."""
+        self.cluster.dispatcher.stop()
+        self.receive(5, "q", "broadcast")
+        assert self.channel.answers == [("nack", 5, True)]
+
+    def test_bad_details_are_dead_lettered(self) -> None:
+        """A message whose details this node does not allow is dead-lettered, with why."""
+        with capture_logs() as logs:
+            self.receive(6, "q", "broadcast", colour="red")
+        assert self.channel.answers == [("reject", 6, False)]
+        [record] = [r for r in logs if r["event"] == "message_dead_lettered"]
+        assert "'colour'" in record["reason"]
+
+    def test_a_closed_channel_loses_the_answer_quietly(self) -> None:
+        """An answer on a closed channel is logged; the broker redelivers the message."""
+
+        class Closed(_Channel):
+            def basic_ack(self, tag: int) -> None:
+                raise ConnectionError("closed")
+
+        self.channel = Closed()
+        self.cluster.add_event_handler(print, "during", False)
+        with capture_logs() as logs:
+            self.receive(8, "q", "broadcast")
+        assert [r["event"] for r in logs if r["event"].startswith("message_")] == [
+            "message_settle_lost"
+        ]
