@@ -196,15 +196,12 @@ def _json(request: Request, code: int, body: object) -> bytes:
     return json.dumps(body).encode()
 
 
-_JSON_TYPES: Final = {list: "array", str: "string", int: "number", float: "number"}
+_JSON_TYPES: Final = {dict: "object", list: "array", str: "string", int: "number", float: "number"}
 
 
 def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    return _JSON_TYPES.get(type(value), "object")
+    """The JSON name of the type of a value ``json.loads`` returned."""
+    return "boolean" if isinstance(value, bool) else _JSON_TYPES.get(type(value), "null")
 
 
 def parse_user(request: Request) -> UserCreated:
@@ -354,9 +351,14 @@ class LimitedRequest(Request):
     _received = 0
     _refused = False
 
+    @property
+    def max_body(self) -> int:
+        """The site's limit, in bytes."""
+        return cast("int", self.channel.site.max_body)
+
     def gotLength(self, length: int | None) -> None:
         """Refuse a declared length over the limit; otherwise prepare for the body."""
-        if length is not None and length > self.channel.site.max_body:
+        if length is not None and length > self.max_body:
             self.requestHeaders.removeHeader(b"expect")
             self._refuse()
         else:
@@ -367,7 +369,7 @@ class LimitedRequest(Request):
         if self._refused:
             return
         self._received += len(data)
-        if self._received > self.channel.site.max_body:
+        if self._received > self.max_body:
             self._refuse()
         else:
             super().handleContentChunk(data)
@@ -379,7 +381,7 @@ class LimitedRequest(Request):
 
     def _refuse(self) -> None:
         self._refused = True
-        limit = self.channel.site.max_body
+        limit = self.max_body
         log.info(
             "refused a request body over {limit} bytes from {client}",
             limit=limit,
