@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -10,6 +11,23 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+MIT_TERMS = (
+    "Permission is hereby granted, free of charge, to any person obtaining a copy of this "
+    'software and associated documentation files (the "Software"), to deal in the Software '
+    "without restriction, including without limitation the rights to use, copy, modify, merge, "
+    "publish, distribute, sublicense, and/or sell copies of the Software, and to permit persons "
+    "to whom the Software is furnished to do so, subject to the following conditions: "
+    "The above copyright notice and this permission notice shall be included in all copies or "
+    "substantial portions of the Software. "
+    'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, '
+    "INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR "
+    "PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE "
+    "FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR "
+    "OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER "
+    "DEALINGS IN THE SOFTWARE."
+)
+"""The MIT licence's terms (https://spdx.org/licenses/MIT.html), whitespace collapsed."""
 
 
 def _run(*argv: str | Path, cwd: Path = ROOT) -> str:
@@ -33,7 +51,10 @@ def test_build_check_install_import(tmp_path: Path) -> None:
     assert len(sdists) == 1
     _run(sys.executable, "-m", "twine", "check", "--strict", *wheels, *sdists)
 
-    names = zipfile.ZipFile(wheels[0]).namelist()
+    wheel = zipfile.ZipFile(wheels[0])
+    names = wheel.namelist()
+    (licence,) = [name for name in names if name.endswith(".dist-info/licenses/LICENSE")]
+    assert wheel.read(licence) == (ROOT / "LICENSE").read_bytes()
     assert "twisted_event_dispatcher/py.typed" in names
     assert "twisted_event_dispatcher/testing.py" in names
     assert not [name for name in names if name.startswith(("tests/", "docs/", "examples/"))]
@@ -67,3 +88,14 @@ def test_build_check_install_import(tmp_path: Path) -> None:
     )
     assert service == "DispatcherService"
     _run(venv / "bin" / "tedtool", "--help", cwd=tmp_path)
+
+
+def test_licence_is_the_whole_mit_licence() -> None:
+    """LICENSE holds the MIT licence's title, a copyright line and its terms, word for word."""
+    paragraphs = (ROOT / "LICENSE").read_text().strip().split("\n\n")
+    assert len(paragraphs) > 2, paragraphs
+    assert paragraphs[0] == "MIT License"
+    assert re.fullmatch(
+        r"Copyright \(c\) 2015-20\d\d twisted_event_dispatcher developers", paragraphs[1]
+    )
+    assert " ".join(" ".join(paragraphs[2:]).split()) == MIT_TERMS

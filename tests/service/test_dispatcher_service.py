@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from twisted.application.service import (
     IService,
     IServiceCollection,
@@ -16,6 +17,7 @@ from twisted.application.service import (
 )
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
+from twisted.python.usage import UsageError
 from zope.interface.verify import verifyObject
 
 from twisted_event_dispatcher import DispatcherService, EventDispatcher
@@ -140,13 +142,7 @@ def test_twist_plugin_makes_the_service(example_path: Path) -> None:
     from twisted.application.service import IServiceMaker
     from twisted.plugin import IPlugin
 
-    path = example_path / "twisted" / "plugins" / "users_app_plugin.py"
-    spec = importlib.util.spec_from_file_location("users_app_plugin", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    maker: Any = module.users_app
+    maker = _plugin(example_path)
     assert verifyObject(IServiceMaker, maker)
     assert verifyObject(IPlugin, maker)
     options = maker.options()
@@ -156,3 +152,29 @@ def test_twist_plugin_makes_the_service(example_path: Path) -> None:
     service = maker.makeService(options)
     assert isinstance(service.getServiceNamed("event-dispatcher"), DispatcherService)
     assert "users_app_plugin" not in sys.modules
+
+
+def _plugin(example_path: Path) -> Any:
+    """The example's twist plugin, loaded from its file."""
+    path = example_path / "twisted" / "plugins" / "users_app_plugin.py"
+    spec = importlib.util.spec_from_file_location("users_app_plugin", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.users_app
+
+
+def test_twist_plugin_limits_bodies_and_logs_to_twisted(example_path: Path) -> None:
+    """The plugin's --max-body reaches the site, and the dispatcher logs through twisted.logger."""
+    maker = _plugin(example_path)
+    options = maker.options()
+    options.parseOptions(["--listen", "tcp:0:interface=127.0.0.1"])
+    assert options["max-body"] == 64 * 1024
+    with pytest.raises(UsageError, match="not a positive number of bytes: '0'"):
+        options.parseOptions(["--max-body", "0"])
+    options.parseOptions(["--listen", "tcp:0:interface=127.0.0.1", "--max-body", "1024"])
+    service = maker.makeService(options)
+    assert service.getServiceNamed("web").connections.wrappedFactory.max_body == 1024
+    last = structlog.get_config()["processors"][-1]
+    assert last.__name__ == "emit_to_twisted_logger"

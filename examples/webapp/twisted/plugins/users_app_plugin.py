@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from twisted.application.service import IService
 
 
+def _size(value: str) -> int:
+    """A positive number of bytes."""
+    size = int(value)
+    if size < 1:
+        raise ValueError(f"not a positive number of bytes: {value!r}")
+    return size
+
+
 class Options(usage.Options):
     """The plugin's command-line options."""
 
@@ -24,6 +32,7 @@ class Options(usage.Options):
         ["listen", "l", "tcp:8080:interface=127.0.0.1", "Endpoint to serve HTTP on."],
         ["trace", "t", None, "Append the dispatcher's JSON-lines trace to this file."],
         ["latency", None, 0.01, "Seconds each pretend database write and mail takes.", float],
+        ["max-body", None, 64 * 1024, "Largest request body accepted, in bytes.", _size],
     ]
 
 
@@ -36,17 +45,19 @@ class UsersAppMaker:
     options = Options
 
     def makeService(self, options: Options) -> IService:
-        """Assemble the application: a dispatcher service and a web service."""
+        """Assemble the application (a dispatcher service and a web service), logging to twist."""
         from twisted.internet import reactor
         from twisted.internet.endpoints import serverFromString
-        from users_app import make_app
+        from users_app import log_to_twisted, make_app
 
         from twisted_event_dispatcher.tracing import configure_tracing
 
+        log_to_twisted()
         if options["trace"]:
             configure_tracing(options["trace"])
         endpoint = serverFromString(reactor, options["listen"])
-        return make_app(endpoint, reactor, latency=options["latency"]).service
+        app = make_app(endpoint, reactor, latency=options["latency"], max_body=options["max-body"])
+        return app.service
 
 
 users_app = UsersAppMaker()
