@@ -96,6 +96,6 @@ def test_licence_is_the_whole_mit_licence() -> None:
     assert len(paragraphs) > 2, paragraphs
     assert paragraphs[0] == "MIT License"
     assert re.fullmatch(
-        r"Copyright \(c\) 2015-20\d\d twisted_event_dispatcher developers", paragraphs[1]
+        r"Copyright \(c\) 20\d\d twisted_event_dispatcher developers", paragraphs[1]
     )
     assert " ".join(" ".join(paragraphs[2:]).split()) == MIT_TERMS
