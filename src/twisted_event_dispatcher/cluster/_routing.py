@@ -102,6 +102,10 @@ _DECIMAL_INT_LIMIT: Final = 1 << 64
 _ALLOWED_TYPES: Final = "str, int, float, bool, bytes, or a tuple of these"
 
 
+class _TooDeep(Exception):
+    """Tuples nest deeper than _MAX_DEPTH (raised deep down, reported at the top)."""
+
+
 def _refuse(keyword: str, value: object) -> TypeError:
     if value is None:
         return TypeError(
@@ -125,8 +129,8 @@ def _number(value: int) -> str:
 def _float(keyword: str, value: float) -> str:
     if math.isnan(value):
         raise ValueError(
-            f"match value for {keyword!r} is NaN, which equals nothing (not even itself); "
-            "it can never match"
+            f"match value for {keyword!r} is {value!r}: NaN equals nothing, not even itself, "
+            "so it can never match"
         )
     if math.isinf(value):
         return "n:inf" if value > 0 else "n:-inf"
@@ -160,10 +164,7 @@ def _canonical(keyword: str, value: object, depth: int) -> str | list[Any]:
     if type(value) is not tuple:
         raise _refuse(keyword, value)
     if depth >= _MAX_DEPTH:
-        raise ValueError(
-            f"match value for {keyword!r} nests tuples deeper than {_MAX_DEPTH} levels: "
-            f"{bounded_repr(value)}"
-        )
+        raise _TooDeep
     return [_canonical(keyword, item, depth + 1) for item in value]
 
 
@@ -198,11 +199,22 @@ def canonical_value(keyword: str, value: object) -> str:
         TypeError: *value* is None or of a type that cannot cross (the
             message names *keyword*, the value and the allowed types).
         ValueError: *value* is NaN, a string that is not valid Unicode, or a
-            tuple nested more than 16 deep.
+            tuple of more than 16 nested levels.
 
     .. versionadded:: 1.1
     """
-    form = _canonical(keyword, value, 0)
+    try:
+        form = _canonical(keyword, value, 0)
+    except _TooDeep:
+        raise ValueError(
+            f"match value for {keyword!r} nests tuples deeper than {_MAX_DEPTH} levels: "
+            f"{bounded_repr(value)}"
+        ) from None
+    except (TypeError, ValueError) as error:
+        if type(value) is not tuple:
+            raise
+        # The message names the offending item; say which value it was found in.
+        raise type(error)(f"{error}; in the tuple {bounded_repr(value)}") from None
     if isinstance(form, str):
         return form
     return "t:" + json.dumps(form, ensure_ascii=False, separators=(",", ":"))
