@@ -127,7 +127,7 @@ class JsonCodec:
                 "any object with content_type, encode(event) -> bytes and decode(body) -> event"
             ) from error
 
-    def decode(self, body: bytes) -> Any:
+    def decode(self, body: bytes | bytearray | memoryview) -> Any:
         """Return the event *body* holds.
 
         Raises:
