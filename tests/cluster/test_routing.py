@@ -394,6 +394,38 @@ def test_hostile_repr_is_named_by_its_type() -> None:
         canonical_value("k", _Hostile())
 
 
+class _BrokenMeta(type):
+    """A metaclass whose classes have no usable __qualname__."""
+
+    def __getattribute__(cls, name: str) -> Any:
+        if name == "__qualname__":
+            if "Raising" in type.__getattribute__(cls, "__name__"):
+                raise _Boom
+            return 42
+        return type.__getattribute__(cls, name)
+
+
+class _RaisingName(metaclass=_BrokenMeta):
+    """Its type's __qualname__ raises."""
+
+
+class _NumberName(metaclass=_BrokenMeta):
+    """Its type's __qualname__ is not a string."""
+
+
+def test_broken_types_and_reprs_still_give_a_message() -> None:
+    """A type without a usable name is named '?', and a repr that fails inside is described."""
+    for value in (_RaisingName(), _NumberName()):
+        with pytest.raises(
+            TypeError, match=r"cannot cross processes: <.* object at 0x[0-9a-f]+> \(\?\)"
+        ):
+            canonical_value("k", value)
+    with pytest.raises(
+        TypeError, match=r"in the tuple <tuple object: repr\(\) raised ValueError>"
+    ):
+        canonical_value("k", (10**5000, 1j))
+
+
 def test_deep_tuples_are_refused() -> None:
     """Tuples nested past 16 levels raise ValueError rather than exhaust the stack."""
     value: tuple[Any, ...] = ()
