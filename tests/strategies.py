@@ -7,6 +7,7 @@ several handlers per bucket, wildcards) to happen in every run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
@@ -14,17 +15,24 @@ from typing import Any, Final, Literal, TypeVar
 from hypothesis import strategies as st
 
 __all__ = [
+    "CROSSING_SCALARS",
     "KEYWORDS",
     "MATCH_VALUES",
     "PHASE_NAMES",
+    "ROUTING_VALUES",
     "HandlerPlan",
+    "RoutingCase",
     "brute_force_matches",
+    "crossing_values",
     "details_dicts",
+    "equal_variants",
     "handler_plans",
+    "keyword_names",
     "keyword_sets",
     "match_specs",
     "match_values",
     "phase_lists",
+    "routing_cases",
     "spec_matches",
 ]
 
@@ -139,3 +147,125 @@ def brute_force_matches(
         ]
         for phase in phases
     }
+
+
+# -- values that cross processes (the cluster's routing) ------------------------------------------
+
+CROSSING_SCALARS: Final[tuple[Any, ...]] = (
+    0,
+    1,
+    -1,
+    2,
+    0.0,
+    -0.0,
+    1.0,
+    2.0,
+    0.5,
+    -0.5,
+    True,
+    False,
+    math.inf,
+    -math.inf,
+    2**64,
+    float(2**64),
+    2**64 + 1,
+    "",
+    "0",
+    "1",
+    "a",
+    "n:1",
+    b"",
+    b"1",
+    b"a",
+)
+"""Scalars that cross processes, with many that Python calls equal across types (1, 1.0, True)."""
+
+ROUTING_VALUES: Final[tuple[Any, ...]] = (
+    0,
+    1,
+    2,
+    0.0,
+    1.0,
+    0.5,
+    True,
+    False,
+    "1",
+    "a",
+    b"a",
+    (),
+    (1, "a"),
+    (True, "a"),
+    (1.0, "a"),
+    ("a",),
+    "x" * 300,  # headers routing sends values past 256 bytes as hashes
+    "x" * 299 + "y",
+)
+"""The small mixed domain routing properties draw spec and detail values from."""
+
+
+def crossing_values() -> st.SearchStrategy[Any]:
+    """Return a strategy for a value that may cross processes: scalars and nested tuples."""
+    scalars = st.one_of(
+        st.sampled_from(CROSSING_SCALARS),
+        st.integers(),
+        st.booleans(),
+        st.floats(allow_nan=False),
+        st.text(st.characters(codec="utf-8"), max_size=8),
+        st.binary(max_size=8),
+    )
+    return st.recursive(
+        scalars, lambda children: st.lists(children, max_size=3).map(tuple), max_leaves=8
+    )
+
+
+def _equal_scalars(value: Any) -> list[Any]:
+    """Return values of other types that Python calls equal to the scalar *value*."""
+    variants = [value]
+    if type(value) in {int, bool} and abs(value) < 2**53:
+        variants.append(float(value))
+    if type(value) is float and value.is_integer():
+        variants.append(int(value))
+    if type(value) in {int, float} and value in {0, 1}:
+        variants.append(bool(value))
+    return variants
+
+
+def equal_variants(value: Any) -> st.SearchStrategy[Any]:
+    """Return a strategy for values equal to *value*, of the same or other numeric types."""
+    if type(value) is tuple:
+        if not value:
+            return st.just(())
+        return st.tuples(*(equal_variants(item) for item in value))
+    return st.sampled_from(_equal_scalars(value))
+
+
+def keyword_names(*, max_size: int = 6) -> st.SearchStrategy[list[str]]:
+    """Return a strategy for distinct match keyword names (any valid Unicode)."""
+    name = st.text(st.characters(codec="utf-8"), min_size=1, max_size=10)
+    return st.lists(name, unique=True, max_size=max_size)
+
+
+@dataclass(frozen=True)
+class RoutingCase:
+    """Allowed keywords, in the order a node lists them, with a spec and an event's details."""
+
+    keywords: list[str]
+    spec: dict[str, Any]
+    details: dict[str, Any]
+
+
+@st.composite
+def routing_cases(draw: st.DrawFn, values: Sequence[Any] = ROUTING_VALUES) -> RoutingCase:
+    """Return random keywords, and a spec and details over them from the domain *values*.
+
+    Specs and details share a small domain so that they often match; either
+    may hold None (a wildcard, an absent detail) or leave a keyword out.
+    """
+    keywords = draw(keyword_names())
+    value = st.one_of(st.none(), st.sampled_from(tuple(values)))
+    if keywords:
+        spec = draw(st.dictionaries(st.sampled_from(keywords), value))
+        details = draw(st.dictionaries(st.sampled_from(keywords), value))
+    else:
+        spec, details = {}, {}
+    return RoutingCase(keywords, spec, details)

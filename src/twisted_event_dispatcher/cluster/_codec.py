@@ -91,7 +91,7 @@ def _reason(error: BaseException) -> str:
 class JsonCodec:
     """The default codec: standard JSON (RFC 8259) in UTF-8.
 
-    Events are what :func:`json.dumps` accepts: dicts, lists, tuples,
+    Events are what ``json.dumps`` accepts: dicts, lists, tuples,
     strings, numbers, booleans and None.  They arrive as JSON's data model
     gives them back: tuples as lists, non-string dictionary keys as strings.
     NaN and the infinities are refused both ways, as standard JSON has no
@@ -127,7 +127,7 @@ class JsonCodec:
                 "any object with content_type, encode(event) -> bytes and decode(body) -> event"
             ) from error
 
-    def decode(self, body: bytes) -> Any:
+    def decode(self, body: bytes | bytearray | memoryview) -> Any:
         """Return the event *body* holds.
 
         Raises:

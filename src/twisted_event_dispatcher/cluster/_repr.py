@@ -22,7 +22,7 @@ def type_name(value: object) -> str:
     """Return the qualified name of *value*'s type, or ``'?'`` if even that fails."""
     try:
         name = type(value).__qualname__
-    except Exception:  # noqa: BLE001 - a metaclass may break __qualname__; a message must not
+    except Exception:  # noqa: BLE001 - a metaclass's __getattribute__ may raise anything
         return "?"
     return name if type(name) is str else "?"
 
@@ -35,10 +35,10 @@ def bounded_repr(value: object, limit: int = REPR_LIMIT) -> str:
     a description naming the type and the exception.
     """
     try:
+        # reprlib already replaces a failing __repr__ of an instance by a description; it
+        # still raises for a container whose items break it (or an int past the digit limit).
         text = _repr.repr(value)
-        if type(text) is not str:
-            text = f"<{type_name(value)} object: __repr__ returned {type_name(text)}>"
-    except Exception as error:  # noqa: BLE001 - user __repr__ may raise anything
+    except Exception as error:  # noqa: BLE001 - user code may raise anything
         text = f"<{type_name(value)} object: repr() raised {type_name(error)}>"
     if len(text) > limit:
         text = text[: max(limit - 3, 0)] + "..."

@@ -28,6 +28,7 @@ never reaches a wrong handler.  Everything here is pure: no broker, no I/O.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import math
@@ -102,6 +103,10 @@ _DECIMAL_INT_LIMIT: Final = 1 << 64
 _ALLOWED_TYPES: Final = "str, int, float, bool, bytes, or a tuple of these"
 
 
+class _TooDeep(Exception):
+    """Tuples nest deeper than _MAX_DEPTH (raised deep down, reported at the top)."""
+
+
 def _refuse(keyword: str, value: object) -> TypeError:
     if value is None:
         return TypeError(
@@ -125,8 +130,8 @@ def _number(value: int) -> str:
 def _float(keyword: str, value: float) -> str:
     if math.isnan(value):
         raise ValueError(
-            f"match value for {keyword!r} is NaN, which equals nothing (not even itself); "
-            "it can never match"
+            f"match value for {keyword!r} is {value!r}: NaN equals nothing, not even itself, "
+            "so it can never match"
         )
     if math.isinf(value):
         return "n:inf" if value > 0 else "n:-inf"
@@ -160,10 +165,7 @@ def _canonical(keyword: str, value: object, depth: int) -> str | list[Any]:
     if type(value) is not tuple:
         raise _refuse(keyword, value)
     if depth >= _MAX_DEPTH:
-        raise ValueError(
-            f"match value for {keyword!r} nests tuples deeper than {_MAX_DEPTH} levels: "
-            f"{bounded_repr(value)}"
-        )
+        raise _TooDeep
     return [_canonical(keyword, item, depth + 1) for item in value]
 
 
@@ -198,11 +200,22 @@ def canonical_value(keyword: str, value: object) -> str:
         TypeError: *value* is None or of a type that cannot cross (the
             message names *keyword*, the value and the allowed types).
         ValueError: *value* is NaN, a string that is not valid Unicode, or a
-            tuple nested more than 16 deep.
+            tuple of more than 16 nested levels.
 
     .. versionadded:: 1.1
     """
-    form = _canonical(keyword, value, 0)
+    try:
+        form = _canonical(keyword, value, 0)
+    except _TooDeep:
+        raise ValueError(
+            f"match value for {keyword!r} nests tuples deeper than {_MAX_DEPTH} levels: "
+            f"{bounded_repr(value)}"
+        ) from None
+    except (TypeError, ValueError) as error:
+        if type(value) is not tuple:
+            raise
+        # The message names the offending item; say which value it was found in.
+        raise type(error)(f"{error}; in the tuple {bounded_repr(value)}") from None
     if isinstance(form, str):
         return form
     return "t:" + json.dumps(form, ensure_ascii=False, separators=(",", ":"))
@@ -213,11 +226,36 @@ def _digest_word(data: str, length: int) -> str:
     return base64.b32encode(digest).decode("ascii").lower()[:length]
 
 
+_BASE32: Final = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648's alphabet, lowercase
+_BASE32_PAIRS: Final = tuple(first + second for first in _BASE32 for second in _BASE32)
+
+
 def _hash_word(canonical: str) -> str:
-    # The first 8 bytes of SHA-256 (64 bits), in lowercase base32: 13 characters from a-z and
-    # 2-7, so never "*", "#", "." or the absent marker "_".
-    digest = hashlib.sha256(canonical.encode("utf-8")).digest()[:8]
-    return base64.b32encode(digest).decode("ascii").rstrip("=").lower()
+    # The first 8 bytes of SHA-256 (64 bits) in lowercase RFC 4648 base32, padding stripped: 13
+    # characters from a-z and 2-7, so never "*", "#", "." or the absent marker "_".  Written
+    # with a table of character pairs: base64.b32encode is pure Python, four times slower.
+    bits = int.from_bytes(hashlib.sha256(canonical.encode("utf-8")).digest()[:8], "big") << 1
+    pairs = _BASE32_PAIRS
+    return (
+        pairs[bits >> 55]
+        + pairs[(bits >> 45) & 1023]
+        + pairs[(bits >> 35) & 1023]
+        + pairs[(bits >> 25) & 1023]
+        + pairs[(bits >> 15) & 1023]
+        + pairs[(bits >> 5) & 1023]
+        + _BASE32[bits & 31]
+    )
+
+
+# Events repeat their values: remember the words of short ones (long ones would hold memory).
+_CACHED_LENGTH: Final = 64
+_cached_hash_word: Final = functools.lru_cache(maxsize=4096)(_hash_word)
+
+
+def _word(canonical: str) -> str:
+    return (
+        _cached_hash_word(canonical) if len(canonical) <= _CACHED_LENGTH else _hash_word(canonical)
+    )
 
 
 def _header_value(canonical: str) -> str:
@@ -434,7 +472,7 @@ class TopicRouting:
         words = [ROUTING_VERSION]
         for name in self._encoder.keywords:
             value = canonical.get(name)
-            words.append(ABSENT_WORD if value is None else _hash_word(value))
+            words.append(ABSENT_WORD if value is None else _word(value))
         return ".".join(words), self._encoder.headers(canonical)
 
     def binding(self, spec: Mapping[str, Any]) -> Binding:
@@ -449,7 +487,7 @@ class TopicRouting:
         words = [ROUTING_VERSION]
         for name in self._encoder.keywords:
             value = canonical.get(name)
-            words.append("*" if value is None else _hash_word(value))
+            words.append("*" if value is None else _word(value))
         return Binding(".".join(words), {})
 
     def matches(self, spec: Mapping[str, Any], headers: Mapping[str, object]) -> bool:
@@ -502,7 +540,7 @@ class HeadersRouting:
 
     @property
     def keywords(self) -> tuple[str, ...]:
-        """The allowed match keywords, sorted."""
+        """The allowed match keywords, in sorted order."""
         return self._encoder.keywords
 
     @property
