@@ -164,7 +164,15 @@ class FireTests(TestCase):
 
 def test_details_round_trip() -> None:
     """Details cross as tagged JSON: tuples and bytes come back as they were."""
-    details = {"a": "s", "b": 1, "c": 1.5, "d": True, "e": (1, ("x", b"\x00\xff")), "f": b"raw"}
+    details = {
+        "a": "s",
+        "b": 1,
+        "c": 1.5,
+        "d": True,
+        "e": (1, ("x", b"\x00\xff")),
+        "f": b"raw",
+        "g": float("-inf"),
+    }
     assert decode_details(encode_details(details)) == details
     assert type(decode_details(encode_details({"t": (1,)}))["t"]) is tuple
 

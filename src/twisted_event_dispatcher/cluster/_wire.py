@@ -59,7 +59,8 @@ def _untag(value: object) -> object:
 
 def encode_details(details: dict[str, Any]) -> str:
     """Encode *details* (already checked by the routing encoding) as tagged JSON."""
-    return json.dumps({key: _tag(value) for key, value in details.items()}, allow_nan=False)
+    # NaN is refused by the routing encoding already; infinities read back as they were.
+    return json.dumps({key: _tag(value) for key, value in details.items()})
 
 
 def decode_details(text: object) -> dict[str, Any]:
