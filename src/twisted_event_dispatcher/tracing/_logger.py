@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import logging
+import reprlib
 import sys
-from typing import Any, Final
+import traceback
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import structlog
 
-__all__ = ["LOGGER_NAME", "application_logger", "get_logger", "is_debug_enabled", "set_tracer"]
+if TYPE_CHECKING:
+    from structlog.typing import EventDict, ExcInfo, WrappedLogger
+
+__all__ = [
+    "FALLBACK_TRACEBACK_LINES",
+    "FALLBACK_VALUE_LIMIT",
+    "LOGGER_NAME",
+    "application_logger",
+    "bound_values",
+    "get_logger",
+    "is_debug_enabled",
+    "plain_bounded_traceback",
+    "set_tracer",
+]
 
 LOGGER_NAME: Final = "twisted_event_dispatcher"
 """The name every logger of the runtime is created with."""
+
+FALLBACK_VALUE_LIMIT: Final = 2_000
+"""Characters of one value (a message, a repr, a traceback line) the fallback output keeps."""
+FALLBACK_TRACEBACK_LINES: Final = 100
+"""Lines of one traceback the fallback output keeps: the first few and the innermost."""
 
 _fallback: Any = None
 _cached: tuple[tuple[Any, ...], Any] | None = None
@@ -51,6 +71,14 @@ def application_logger() -> Any:
     the runtime falls back to warnings and errors on standard error, as the
     standard library's last-resort handler does.
 
+    That fallback must never cost the application: it renders tracebacks
+    plainly, without local variables (structlog's default, with ``rich``
+    installed, renders every frame's locals, slowly, secrets included), and
+    bounds what it prints: each value to ``FALLBACK_VALUE_LIMIT``
+    characters, each traceback to ``FALLBACK_TRACEBACK_LINES`` lines of
+    at most that many characters.  An application that wants more configures
+    structlog.
+
     The logger comes back bound (not a lazy proxy, which would rebuild itself
     on every call) and is rebuilt whenever structlog's configuration changes,
     as ``cache_logger_on_first_use`` would do if it noticed reconfiguration.
@@ -64,7 +92,10 @@ def application_logger() -> Any:
                 processors=[
                     structlog.processors.add_log_level,
                     structlog.processors.TimeStamper(fmt="iso"),
-                    structlog.dev.ConsoleRenderer(colors=False),
+                    bound_values,
+                    structlog.dev.ConsoleRenderer(
+                        colors=False, exception_formatter=plain_bounded_traceback
+                    ),
                 ],
                 logger_name=LOGGER_NAME,
             ).bind()
@@ -96,3 +127,79 @@ def is_debug_enabled(log: Any) -> bool:
     if check is None:
         return True
     return bool(check(logging.DEBUG))
+
+
+# The fallback's bounds.  TODO: use twisted_event_dispatcher._safe's safe_repr / safe_str
+# (never raise, bounded) once they exist, instead of _bounded_repr and _shorten.
+_REPR: Final = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = FALLBACK_VALUE_LIMIT
+_REPR.maxlevel = 4
+
+
+def _shorten(text: str, limit: int = FALLBACK_VALUE_LIMIT) -> str:
+    """Return *text*, cut to *limit* characters and marked as cut when it is longer."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def _bounded_repr(value: object, limit: int = FALLBACK_VALUE_LIMIT) -> str:
+    """Return a repr of *value* of at most about *limit* characters; never raise."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # noqa: BLE001 -- a user's __repr__ (or a huge int) failed
+        try:
+            name = type(value).__qualname__
+        except Exception:  # noqa: BLE001 -- not even its type's name
+            name = "object"
+        text = f"<{name} object (repr failed)>"
+    return _shorten(text, limit)
+
+
+class _Shown:
+    """A value the console renderer prints as the bounded text it holds."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def __repr__(self) -> str:
+        return self._text
+
+    __str__ = __repr__
+
+
+def bound_values(_logger: WrappedLogger, _method_name: str, event_dict: EventDict) -> EventDict:
+    """A structlog processor: every value but ``exc_info`` bounded to a short text.
+
+    Strings are cut to ``FALLBACK_VALUE_LIMIT`` characters; other values
+    become bounded reprs, computed once, whatever their ``__repr__`` does.
+    """
+    for key, value in event_dict.items():
+        if key == "exc_info":
+            continue
+        event_dict[key] = (
+            _shorten(value) if isinstance(value, str) else _Shown(_bounded_repr(value))
+        )
+    return event_dict
+
+
+def plain_bounded_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
+    """A structlog exception formatter: the standard library's plain traceback, bounded.
+
+    No local variables; each line cut to ``FALLBACK_VALUE_LIMIT``
+    characters, and of more than ``FALLBACK_TRACEBACK_LINES`` lines only
+    the first few and the innermost kept.
+    """
+    try:
+        text = "".join(traceback.format_exception(*exc_info))
+    except Exception as error:  # noqa: BLE001 -- the traceback module met something odd
+        text = f"(the traceback cannot be formatted: {_bounded_repr(error)})\n"
+    lines = [_shorten(line) for line in text.splitlines()]
+    if len(lines) > FALLBACK_TRACEBACK_LINES:
+        head = FALLBACK_TRACEBACK_LINES // 5
+        tail = FALLBACK_TRACEBACK_LINES - head
+        omitted = len(lines) - head - tail
+        lines = [*lines[:head], f"  ... {omitted} lines omitted ...", *lines[-tail:]]
+    sio.write("\n" + "\n".join(lines))
