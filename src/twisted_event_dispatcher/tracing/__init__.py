@@ -63,10 +63,16 @@ from twisted_event_dispatcher.tracing._reader import (
     read_runs,
 )
 from twisted_event_dispatcher.tracing._schema import COMMON_KEYS, EVENTS, Level, RecordSpec
-from twisted_event_dispatcher.tracing._tree import format_duration, format_tree
+from twisted_event_dispatcher.tracing._tree import (
+    DEFAULT_VALUE_LENGTH,
+    format_duration,
+    format_tree,
+    printable,
+)
 
 __all__ = [
     "COMMON_KEYS",
+    "DEFAULT_VALUE_LENGTH",
     "EVENTS",
     "LOGGER_NAME",
     "Level",
@@ -81,5 +87,6 @@ __all__ = [
     "configure_tracing",
     "format_duration",
     "format_tree",
+    "printable",
     "read_runs",
 ]

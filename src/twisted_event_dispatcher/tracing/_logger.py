@@ -19,6 +19,8 @@ __all__ = [
     "LOGGER_NAME",
     "application_logger",
     "bound_values",
+    "bounded_repr",
+    "bounded_str",
     "get_logger",
     "is_debug_enabled",
     "plain_bounded_traceback",
@@ -130,7 +132,7 @@ def is_debug_enabled(log: Any) -> bool:
 
 
 # The fallback's bounds.  TODO: use twisted_event_dispatcher._safe's safe_repr / safe_str
-# (never raise, bounded) once they exist, instead of _bounded_repr and _shorten.
+# (never raise, bounded; being written for issue 8) instead of bounded_repr and _shorten.
 _REPR: Final = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = FALLBACK_VALUE_LIMIT
 _REPR.maxlevel = 4
@@ -143,7 +145,7 @@ def _shorten(text: str, limit: int = FALLBACK_VALUE_LIMIT) -> str:
     return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
-def _bounded_repr(value: object, limit: int = FALLBACK_VALUE_LIMIT) -> str:
+def bounded_repr(value: object, limit: int = FALLBACK_VALUE_LIMIT) -> str:
     """Return a repr of *value* of at most about *limit* characters; never raise."""
     try:
         text = _REPR.repr(value)
@@ -153,6 +155,15 @@ def _bounded_repr(value: object, limit: int = FALLBACK_VALUE_LIMIT) -> str:
         except Exception:  # noqa: BLE001 -- not even its type's name
             name = "object"
         text = f"<{name} object (repr failed)>"
+    return _shorten(text, limit)
+
+
+def bounded_str(value: object, limit: int = FALLBACK_VALUE_LIMIT) -> str:
+    """Return ``str(value)`` cut to about *limit* characters; never raise."""
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 -- a user's __str__ failed
+        return bounded_repr(value, limit)
     return _shorten(text, limit)
 
 
@@ -180,7 +191,7 @@ def bound_values(_logger: WrappedLogger, _method_name: str, event_dict: EventDic
         if key == "exc_info":
             continue
         event_dict[key] = (
-            _shorten(value) if isinstance(value, str) else _Shown(_bounded_repr(value))
+            _shorten(value) if isinstance(value, str) else _Shown(bounded_repr(value))
         )
     return event_dict
 
@@ -195,7 +206,7 @@ def plain_bounded_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
     try:
         text = "".join(traceback.format_exception(*exc_info))
     except Exception as error:  # noqa: BLE001 -- the traceback module met something odd
-        text = f"(the traceback cannot be formatted: {_bounded_repr(error)})\n"
+        text = f"(the traceback cannot be formatted: {bounded_repr(error)})\n"
     lines = [_shorten(line) for line in text.splitlines()]
     if len(lines) > FALLBACK_TRACEBACK_LINES:
         head = FALLBACK_TRACEBACK_LINES // 5

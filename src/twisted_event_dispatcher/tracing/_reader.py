@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, final
 
 import attrs
+
+from twisted_event_dispatcher.tracing._logger import bounded_repr, bounded_str
 
 if TYPE_CHECKING:
     from twisted_event_dispatcher.runtime._records import EventRun
@@ -103,10 +106,16 @@ class TracedRun:
         return nested + self.orphans
 
     def walk(self) -> Iterator[TracedRun]:
-        """Yield this run, then its descendants, depth first."""
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        """Yield this run, then its descendants, depth first.
+
+        The walk is iterative: a chain of child runs of any depth is walked
+        without recursion.
+        """
+        stack = [self]
+        while stack:
+            run = stack.pop()
+            yield run
+            stack.extend(reversed(run.children))
 
     @classmethod
     def from_event_run(
@@ -125,17 +134,30 @@ class TracedRun:
         by_parent: dict[str | None, list[EventRun]] = {}
         for child in children:
             by_parent.setdefault(child.parent_run_id, []).append(child)
-        return cls._from_event_run(run, by_parent, tuple(phases))
+        phase_names = tuple(phases)
+        root = cls._one_from_event_run(run, phase_names)
+        # Iterative, so a chain of any depth converts; each run id converts once, so
+        # runs whose parent ids form a cycle cannot loop.
+        seen = {run.run_id}
+        stack = [(root, run)]
+        while stack:
+            traced, source = stack.pop()
+            for child in by_parent.get(source.run_id, []):
+                if child.run_id in seen:
+                    continue
+                seen.add(child.run_id)
+                converted = cls._one_from_event_run(child, phase_names)
+                traced.orphans.append(converted)
+                stack.append((converted, child))
+        return root
 
     @classmethod
-    def _from_event_run(
-        cls, run: EventRun, by_parent: dict[str | None, list[EventRun]], phases: tuple[str, ...]
-    ) -> TracedRun:
+    def _one_from_event_run(cls, run: EventRun, phases: tuple[str, ...]) -> TracedRun:
         traced = cls(
             run.run_id,
             parent_run_id=run.parent_run_id,
             event_type=type(run.event).__qualname__,
-            details={key: repr(value) for key, value in run.details.items()},
+            details={key: bounded_repr(value) for key, value in run.details.items()},
             status=run.status,
         )
         named: dict[str, TracedPhase] = {name: TracedPhase(name) for name in phases}
@@ -152,16 +174,12 @@ class TracedRun:
                     outcome.status,
                     outcome.duration,
                     exception_type=None if failure is None else type(failure.value).__name__,
-                    exception_message=None if failure is None else str(failure.value),
+                    exception_message=None if failure is None else bounded_str(failure.value),
                 )
             )
         for phase in named.values():
             phase.failed = any(h.status in {"failed", "timed_out"} for h in phase.handlers)
         traced.phases = list(named.values())
-        traced.orphans = [
-            cls._from_event_run(child, by_parent, phases)
-            for child in by_parent.get(run.run_id, [])
-        ]
         return traced
 
 
@@ -200,6 +218,8 @@ class TraceReader:
         self._root_of: dict[str, str] = {}
         self._unended: dict[str, int] = {}
         """Per open root: how many runs of its tree have not ended yet."""
+        self._ended_ids: set[str] = set()
+        """The open runs that have ended (their trees have not)."""
         self.records = 0
         """How many records have been fed."""
 
@@ -216,20 +236,24 @@ class TraceReader:
         if event == "run_created":
             run.event_type = _str_or_none(record.get("event_type"))
             details = record.get("details")
-            run.details = dict(details) if isinstance(details, Mapping) else {}
+            run.details = (
+                {_text(key): _text(value) for key, value in details.items()}
+                if isinstance(details, Mapping)
+                else {}
+            )
         elif event == "phase_entered":
-            run.phases.append(TracedPhase(str(record.get("phase"))))
+            run.phases.append(TracedPhase(_text(record.get("phase"))))
         elif event == "handler_called":
             self._phase(run, record).handlers.append(
                 TracedHandler(
                     _int_or_none(record.get("handler_id")),
-                    str(record.get("handler_name")),
-                    str(record.get("phase")),
+                    _text(record.get("handler_name")),
+                    _text(record.get("phase")),
                 )
             )
         elif event == "handler_settled":
             handler = self._handler(run, record)
-            handler.status = str(record.get("status"))
+            handler.status = _text(record.get("status"))
             handler.duration = _float_or_none(record.get("duration"))
             handler.exception_type = _str_or_none(record.get("exception_type"))
             handler.exception_message = _str_or_none(record.get("exception_message"))
@@ -237,7 +261,7 @@ class TraceReader:
             self._phase(run, record).failed = bool(record.get("failed"))
         elif event == "run_ended":
             run.duration = _float_or_none(record.get("duration"))
-            return self._ended(run, str(record.get("status")))
+            return self._ended(run, _text(record.get("status")))
         elif event in _END_STATUS:
             return self._ended(run, _END_STATUS[str(event)])
         return []
@@ -248,6 +272,7 @@ class TraceReader:
         self._open.clear()
         self._root_of.clear()
         self._unended.clear()
+        self._ended_ids.clear()
         return roots
 
     def _create(self, run_id: str, record: Mapping[str, Any]) -> TracedRun:
@@ -258,12 +283,14 @@ class TraceReader:
             parent_handler_id=_int_or_none(record.get("parent_handler_id")),
             parent_handler_name=_str_or_none(record.get("parent_handler_name")),
         )
-        self._open[run_id] = run
+        # Only a run already open can be the parent, so the runs always form trees: a
+        # record naming its own run (or a run not seen yet) as parent starts a new tree.
         parent = None if parent_run_id is None else self._open.get(parent_run_id)
+        self._open[run_id] = run
         if parent is None:
             root = run_id
         else:
-            root = self._root_of[parent_run_id]  # type: ignore[index]
+            root = self._root_of[parent.run_id]
             self._attach(parent, run)
         self._root_of[run_id] = root
         self._unended[root] = self._unended.get(root, 0) + 1
@@ -279,8 +306,9 @@ class TraceReader:
         parent.orphans.append(child)
 
     def _ended(self, run: TracedRun, status: str) -> list[TracedRun]:
-        if run.status != "unfinished":
+        if run.run_id in self._ended_ids:
             return []  # a second end record: keep the first
+        self._ended_ids.add(run.run_id)
         run.status = status
         root = self._root_of[run.run_id]
         self._unended[root] -= 1
@@ -291,11 +319,12 @@ class TraceReader:
         for member in tree.walk():
             self._open.pop(member.run_id, None)
             self._root_of.pop(member.run_id, None)
+            self._ended_ids.discard(member.run_id)
         return [tree]
 
     @staticmethod
     def _phase(run: TracedRun, record: Mapping[str, Any]) -> TracedPhase:
-        name = str(record.get("phase"))
+        name = _text(record.get("phase"))
         for phase in reversed(run.phases):
             if phase.name == name:
                 return phase
@@ -309,13 +338,32 @@ class TraceReader:
         for handler in reversed(phase.handlers):
             if handler.handler_id == handler_id and handler.status == "pending":
                 return handler
-        handler = TracedHandler(handler_id, str(record.get("handler_name")), phase.name)
+        handler = TracedHandler(handler_id, _text(record.get("handler_name")), phase.name)
         phase.handlers.append(handler)
         return handler
 
 
+_REPR: Final = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = _REPR.maxother = 1_000
+
+
+def _text(value: object) -> str:
+    """A record's value as text: a string as it is, anything else as a bounded repr.
+
+    Values of the wrong type (a list or a deeply nested object where a name
+    belongs) must neither recurse deeply nor grow without bound.
+    """
+    if isinstance(value, str):
+        return value
+    try:
+        return _REPR.repr(value)
+    except Exception:  # noqa: BLE001 -- an integer too long to print, say
+        return f"<{type(value).__name__}>"
+
+
 def _str_or_none(value: object) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else _text(value)
 
 
 def _int_or_none(value: object) -> int | None:
@@ -367,6 +415,20 @@ def _size(stream: IO[bytes]) -> int:
         return 0
 
 
+def _parse(line: bytes, number: int) -> dict[str, Any] | MalformedLine:
+    """Parse one line into a trace record, or say what is wrong with it."""
+    try:
+        record = json.loads(line)
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        reason = "truncated JSON record" if not line.endswith(b"\n") else "malformed JSON"
+        return MalformedLine(number, f"{reason} ({str(error)[:200]})")
+    except RecursionError:
+        return MalformedLine(number, "JSON nested too deeply")
+    if not isinstance(record, dict) or not isinstance(record.get("event"), str):
+        return MalformedLine(number, "not a trace record (no 'event' key)")
+    return record
+
+
 def _read(
     stream: IO[bytes],
     on_error: Callable[[MalformedLine], None] | None,
@@ -381,16 +443,10 @@ def _read(
             progress(done, total)
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        record = _parse(line, number)
+        if isinstance(record, MalformedLine):
             if on_error is not None:
-                reason = "truncated JSON record" if not line.endswith(b"\n") else "malformed JSON"
-                on_error(MalformedLine(number, f"{reason} ({error})"))
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("event"), str):
-            if on_error is not None:
-                on_error(MalformedLine(number, "not a trace record (no 'event' key)"))
+                on_error(record)
             continue
         yield from reader.feed(record)
     if progress is not None:

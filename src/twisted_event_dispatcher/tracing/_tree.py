@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Final
+from typing import Final, NamedTuple
 
 from twisted_event_dispatcher.tracing._reader import TracedHandler, TracedPhase, TracedRun
 
-__all__ = ["format_duration", "format_tree"]
+__all__ = ["DEFAULT_VALUE_LENGTH", "format_duration", "format_tree", "printable"]
+
+DEFAULT_VALUE_LENGTH: Final = 200
+"""How many characters of a value (a detail, a message, a name) a tree shows by default.
+
+.. versionadded:: 1.0
+"""
+
+_MAX_INDENT: Final = 12
+"""Child runs nested deeper than this are not indented further, so lines stay short."""
 
 _MARKS: Final = {
     "succeeded": "✓",
@@ -30,64 +39,130 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds:.2f} s"
 
 
-def _run_line(run: TracedRun) -> str:
-    parts = [f"run {run.run_id}"]
+def printable(text: str, limit: int | None = DEFAULT_VALUE_LENGTH) -> str:
+    r"""Return *text* fit for one line of a terminal: shortened, control characters escaped.
+
+    Text longer than *limit* characters (None: no limit) is cut and marked
+    with how much was cut; newlines, escape sequences and other characters
+    that are not printable are shown as Python escapes (``\n``, ``\x1b``),
+    so a value can neither break the tree's lines nor drive the terminal.
+
+    .. versionadded:: 1.0
+    """
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit]}… (+{len(text) - limit} chars)"
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def _run_line(run: TracedRun, limit: int | None, depth: int) -> str:
+    parts = [f"run {printable(run.run_id, limit)}"]
     if run.event_type:
-        parts.append(run.event_type)
+        parts.append(printable(run.event_type, limit))
     if run.details:
-        parts.append(" ".join(f"{key}={value}" for key, value in run.details.items()))
-    parts.append(run.status)
+        parts.append(
+            " ".join(
+                f"{printable(str(key), limit)}={printable(str(value), limit)}"
+                for key, value in run.details.items()
+            )
+        )
+    parts.append(printable(run.status, limit))
     if run.duration is not None:
         parts.append(format_duration(run.duration))
-    if run.parent_run_id is not None and run.parent_handler_name is not None:
-        parts.append(f"(fired by {run.parent_handler_name} in run {run.parent_run_id})")
-    elif run.parent_run_id is not None:
-        parts.append(f"(child of run {run.parent_run_id})")
+    parent = None if run.parent_run_id is None else printable(run.parent_run_id, limit)
+    if parent is not None and run.parent_handler_name is not None:
+        parts.append(f"(fired by {printable(run.parent_handler_name, limit)} in run {parent})")
+    elif parent is not None:
+        parts.append(f"(child of run {parent})")
+    if depth > _MAX_INDENT:
+        parts.append(f"[depth {depth}]")
     return "  ".join(parts)
 
 
-def _handler_line(handler: TracedHandler) -> str:
+def _handler_line(handler: TracedHandler, limit: int | None) -> str:
     mark = _MARKS.get(handler.status, "?")
-    parts = [f"{mark} {handler.handler_name}", handler.status]
+    parts = [f"{mark} {printable(handler.handler_name, limit)}", printable(handler.status, limit)]
     if handler.exception_type is not None:
-        parts.append(f"{handler.exception_type}: {handler.exception_message}")
+        error = f"{handler.exception_type}: {handler.exception_message}"
+        parts.append(printable(error, limit))
     if handler.duration is not None:
         parts.append(format_duration(handler.duration))
     return "  ".join(parts)
 
 
-def format_tree(run: TracedRun, *, nested: bool = True) -> Iterator[str]:
+def format_tree(
+    run: TracedRun, *, nested: bool = True, max_value_length: int | None = DEFAULT_VALUE_LENGTH
+) -> Iterator[str]:
     """Yield the lines of *run*'s tree: the run, its phases, their handler calls.
 
     Child runs are nested under the handler call that fired them (or under
     the run, when the trace does not say which), unless *nested* is false.
+    Chains of child runs of any depth are printed (without recursion);
+    beyond a dozen levels they are no longer indented, and each run line
+    says its depth instead.
+
+    Args:
+        run: The run.
+        nested: Whether to print its child runs.
+        max_value_length: Each value (a detail, an exception message, a
+            name) is cut to this many characters; None prints them whole.
+            Control characters are always escaped (see :func:`printable`).
 
     .. versionadded:: 1.0
     """
-    yield _run_line(run)
-    yield from _body(run, "", nested=nested)
+    if max_value_length is not None and max_value_length < 1:
+        raise ValueError(f"max_value_length must be None or at least 1; got {max_value_length!r}")
+    yield _run_line(run, max_value_length, 0)
+    stack = [_body(run, "", 0, nested=nested, limit=max_value_length)]
+    while stack:
+        step = next(stack[-1], None)
+        if step is None:
+            stack.pop()
+        elif isinstance(step, str):
+            yield step
+        else:
+            stack.append(_body(*step, nested=nested, limit=max_value_length))
 
 
-def _body(run: TracedRun, prefix: str, *, nested: bool) -> Iterator[str]:
+class _Child(NamedTuple):
+    """A request to print a child run's body below the line just yielded."""
+
+    run: TracedRun
+    prefix: str
+    depth: int
+
+
+def _body(
+    run: TracedRun, prefix: str, depth: int, *, nested: bool, limit: int | None
+) -> Iterator[str | _Child]:
+    """Yield the lines below *run*'s own line, and a :class:`_Child` for each child run."""
     items: list[TracedPhase | TracedRun] = [*run.phases, *(run.orphans if nested else ())]
     for index, item in enumerate(items):
         last = index == len(items) - 1
         branch, extension = ("└── ", "    ") if last else ("├── ", "│   ")
         if isinstance(item, TracedRun):
-            yield prefix + branch + _run_line(item)
-            yield from _body(item, prefix + extension, nested=nested)
+            yield prefix + branch + _run_line(item, limit, depth + 1)
+            yield _child(item, prefix, extension, depth + 1)
             continue
-        yield prefix + branch + item.name + ("  (failed)" if item.failed else "")
+        phase_line = printable(item.name, limit) + ("  (failed)" if item.failed else "")
+        yield prefix + branch + phase_line
         handlers = item.handlers
         for h_index, handler in enumerate(handlers):
             h_last = h_index == len(handlers) - 1
             h_branch, h_extension = ("└── ", "    ") if h_last else ("├── ", "│   ")
-            yield prefix + extension + h_branch + _handler_line(handler)
+            yield prefix + extension + h_branch + _handler_line(handler, limit)
             if not nested:
                 continue
             inner = prefix + extension + h_extension
             for c_index, child in enumerate(handler.children):
                 c_last = c_index == len(handler.children) - 1
                 c_branch, c_extension = ("└── ", "    ") if c_last else ("├── ", "│   ")
-                yield inner + c_branch + _run_line(child)
-                yield from _body(child, inner + c_extension, nested=nested)
+                yield inner + c_branch + _run_line(child, limit, depth + 1)
+                yield _child(child, inner, c_extension, depth + 1)
+
+
+def _child(run: TracedRun, prefix: str, extension: str, depth: int) -> _Child:
+    # Past _MAX_INDENT levels the prefix stops growing: a 1,000-deep chain prints
+    # lines of bounded width, each saying its depth.
+    return _Child(run, prefix if depth > _MAX_INDENT else prefix + extension, depth)
