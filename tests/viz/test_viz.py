@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from twisted_event_dispatcher import EventDispatcher, EventRun, viz
-from twisted_event_dispatcher.tracing import configure_tracing, read_runs
+from twisted_event_dispatcher.tracing import TracedRun, configure_tracing, read_runs
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -201,3 +203,111 @@ def test_write_dot_needs_no_graphviz_binary(
         viz.write(graph, tmp_path / "t.svg")
     with pytest.raises(ValueError, match="unknown format"):
         viz.render(graph, "gif")  # type: ignore[arg-type]
+
+
+_SVG: dict[str, str] = {"svg": "http://www.w3.org/2000/svg"}
+
+
+def _assert_fits_canvas(svg: str) -> None:
+    """Assert the SVG's size matches its viewBox and its drawing lies inside the viewBox."""
+    root = ET.fromstring(svg)  # noqa: S314 -- dot's own output
+    width = float(root.attrib["width"].removesuffix("pt"))
+    height = float(root.attrib["height"].removesuffix("pt"))
+    left, top, box_width, box_height = map(float, root.attrib["viewBox"].split())
+    assert abs(width - box_width) <= 1
+    assert abs(height - box_height) <= 1
+    graph = root.find("svg:g", _SVG)
+    assert graph is not None
+    transform = graph.attrib["transform"]
+    scale = re.search(r"scale\(([-\d.]+) ([-\d.]+)\)", transform)
+    shift = re.search(r"translate\(([-\d.]+) ([-\d.]+)\)", transform)
+    assert scale is not None
+    assert shift is not None
+    background = graph.find("svg:polygon", _SVG)
+    assert background is not None
+    for point in background.attrib["points"].split():
+        x, y = map(float, point.split(","))
+        drawn_x = float(scale[1]) * (x + float(shift[1]))
+        drawn_y = float(scale[2]) * (y + float(shift[2]))
+        assert left - 1 <= drawn_x <= left + box_width + 1
+        assert top - 1 <= drawn_y <= top + box_height + 1
+
+
+def test_every_diagram_fits_its_canvas() -> None:
+    """Each kind of rendered SVG is drawn inside its own canvas, so no viewer clips it."""
+    dispatcher = _dispatcher()
+    runs, tree = _traced_order()
+    for graph in (
+        viz.topology(dispatcher),
+        viz.topology(dispatcher, details={"kind": "order"}),
+        viz.run_machine(dispatcher),
+        viz.run_machine(("a",)),
+        viz.run_trace(runs[0]),
+        viz.run_trace(tree),
+    ):
+        _assert_fits_canvas(_svg(graph))
+
+
+def test_missing_graphviz_package_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the graphviz package, every diagram function names the viz extra to install."""
+    dispatcher = _dispatcher()
+    graph = viz.run_machine(dispatcher)
+    runs, _ = _traced_order()
+    monkeypatch.setitem(sys.modules, "graphviz", None)
+    hint = re.escape("pip install 'twisted_event_dispatcher[viz]'")
+    for draw in (
+        lambda: viz.topology(dispatcher),
+        lambda: viz.run_machine(dispatcher),
+        lambda: viz.run_trace(runs[0]),
+        lambda: viz.render(graph, "svg"),
+    ):
+        with pytest.raises(ModuleNotFoundError, match=hint) as error:
+            draw()
+        assert error.value.name == "graphviz"
+    assert viz.render(graph, "dot").startswith(b"digraph")
+
+
+def _many_handlers(count: int) -> EventDispatcher:
+    dispatcher = EventDispatcher(("kind",), reactor=Clock())
+    for number in range(count):
+        dispatcher.add_event_handler(audit, "during", kind=f"kind-{number:05}-" + "k" * 100)
+    return dispatcher
+
+
+def test_a_failing_dot_is_a_render_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dot that exits with an error before reading its input is a RenderError quoting it."""
+    fake = tmp_path / "dot"
+    fake.write_text("#!/bin/sh\necho 'Error: fake failure' >&2\nexit 1\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    graph = viz.topology(_many_handlers(600))
+    assert len(graph.source) > 200_000  # more than a pipe holds: dot never reads it
+    with pytest.raises(viz.RenderError, match="dot failed \\(Error: fake failure\\)"):
+        viz.render(graph, "svg")
+
+
+def test_long_names_are_shortened_in_diagrams() -> None:
+    """A handler name of 100 KB is cut in the label, so dot renders it."""
+    dispatcher = EventDispatcher(("kind",), reactor=Clock())
+
+    def handler(event: Any) -> None:
+        """Named at length."""
+
+    handler.__qualname__ = "n" * 100_000
+    dispatcher.add_event_handler(handler, "during", False, kind="x")
+    svg = _svg(viz.topology(dispatcher))
+    assert re.search(r"n{150,}… \(\+99\d{3} chars\)", svg)
+    assert len(svg) < 20_000
+
+
+def test_run_trace_draws_a_deep_chain_of_child_runs() -> None:
+    """A chain of 1,000 child runs draws without recursion, one cluster per run."""
+    root = TracedRun("run-0", status="completed")
+    run = root
+    for number in range(1, 1_000):
+        child = TracedRun(f"run-{number}", parent_run_id=run.run_id, status="completed")
+        run.orphans.append(child)
+        run = child
+    source = viz.run_trace(root).source
+    assert source.count("subgraph cluster_r") == 1_000
+    assert 'id="run-run-999"' in source

@@ -1,7 +1,9 @@
 """Graphviz diagrams of dispatchers, their machines and their runs.
 
 graphviz is an optional dependency (``pip install twisted_event_dispatcher[viz]``);
-it is imported only inside this package's functions.  The functions build
+it is imported only inside this package's functions, which raise
+:exc:`ModuleNotFoundError` with :data:`PACKAGE_HINT` (how to install it)
+when it is missing.  The functions build
 :class:`graphviz.Digraph` objects; :func:`write` and :func:`render` turn them
 into DOT source, or, with Graphviz's ``dot`` binary, SVG, PNG or PDF::
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 from twisted_event_dispatcher.viz._export import (
     FORMATS,
     INSTALL_HINT,
+    PACKAGE_HINT,
     RenderError,
     format_of,
     render,
@@ -35,6 +38,7 @@ __all__ = [
     "FORMATS",
     "INSTALL_HINT",
     "OUTCOME_COLORS",
+    "PACKAGE_HINT",
     "RUN_STATUS_COLORS",
     "RenderError",
     "canonical_digraph",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from twisted_event_dispatcher.viz._export import import_graphviz
 from twisted_event_dispatcher.viz._style import quote
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def canonical_digraph(
 
     .. versionadded:: 1.0
     """
-    import graphviz
+    graphviz = import_graphviz()
 
     states, labels, edges = _parse(digraph)
     edge_states: dict[str, str] = {}
@@ -120,13 +121,21 @@ def run_machine(dispatcher: EventDispatcher | tuple[str, ...]) -> graphviz.Digra
     Args:
         dispatcher: The dispatcher, or a tuple of phase names.
 
+    Raises:
+        ModuleNotFoundError: The graphviz package (the ``viz`` extra) is
+            not installed; the message says how to install it.
+
     .. versionadded:: 1.0
     """
     from twisted_event_dispatcher.machines import END_STATES, make_run_machine, phase_state_name
 
+    import_graphviz()  # automat's asDigraph() imports it without a hint
     phases = dispatcher if isinstance(dispatcher, tuple) else dispatcher.phases
     order = ("waiting", *(phase_state_name(phase) for phase in phases), *END_STATES)
     graph = canonical_digraph(make_run_machine(phases).asDigraph(), order)
+    # automat sets dpi=100: dot then scales the drawing by 100/72 inside an SVG viewBox
+    # of the unscaled size, and every viewer clips it.  Points (72 dpi) fit.
+    graph.graph_attr.pop("dpi", None)
     graph.graph_attr["rankdir"] = "LR"
     graph.graph_attr["label"] = "run machine: phases " + " → ".join(phases)
     graph.graph_attr["labelloc"] = "t"

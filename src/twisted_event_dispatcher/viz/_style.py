@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from twisted_event_dispatcher.tracing import DEFAULT_VALUE_LENGTH, printable
+
 __all__ = ["FONT", "OUTCOME_COLORS", "RUN_STATUS_COLORS", "escape", "quote"]
 
 FONT: Final = "Helvetica"
@@ -45,9 +47,13 @@ DIMMED: Final = "#b0b0b0"
 PHASE_FILL: Final = "#f5f7fa"
 
 
-def escape(text: object) -> str:
-    """Escape *text* for a Graphviz HTML-like label."""
-    return html.escape(str(text), quote=True)
+def escape(text: object, limit: int = DEFAULT_VALUE_LENGTH) -> str:
+    """Escape *text* for a Graphviz HTML-like label, cut to *limit* characters.
+
+    Graphviz refuses HTML-like labels longer than 16 KB, and a name of
+    thousands of characters makes no readable diagram anyway.
+    """
+    return html.escape(printable(str(text), limit), quote=True)
 
 
 def quote(identifier: str) -> str:

@@ -6,6 +6,9 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from twisted_event_dispatcher.tracing import printable
+from twisted_event_dispatcher.tracing._logger import bounded_repr
+from twisted_event_dispatcher.viz._export import import_graphviz
 from twisted_event_dispatcher.viz._style import DIMMED, FONT, HIGHLIGHT, PHASE_FILL, escape
 
 if TYPE_CHECKING:
@@ -22,9 +25,10 @@ _COLUMN: Final = 12
 def _spec_lines(reg: HandlerRegistration, keywords: Sequence[str]) -> list[str]:
     if reg.catch_all:
         return ["catch-all: every event"]
-    lines = [f"{key}={reg.match_spec[key]!r}" for key in keywords if key in reg.match_spec]
-    lines += [f"{key}=*" for key in keywords if key not in reg.match_spec]
-    lines += [f"{key}={value!r}" for key, value in reg.match_spec.items() if key not in keywords]
+    spec = reg.match_spec
+    lines = [f"{key}={bounded_repr(spec[key])}" for key in keywords if key in spec]
+    lines += [f"{key}=*" for key in keywords if key not in spec]
+    lines += [f"{key}={bounded_repr(value)}" for key, value in spec.items() if key not in keywords]
     return lines
 
 
@@ -77,10 +81,12 @@ def topology(
     Raises:
         ValueError: A key of *details* is not an allowed keyword.
         TypeError: A value of *details* is not hashable.
+        ModuleNotFoundError: The graphviz package (the ``viz`` extra) is
+            not installed; the message says how to install it.
 
     .. versionadded:: 1.0
     """
-    import graphviz
+    graphviz = import_graphviz()
 
     keywords = dispatcher.match_spec_keywords
     order = None if details is None else _call_order(dispatcher, details)
@@ -92,7 +98,8 @@ def topology(
     title = f"EventDispatcher: {len(registrations)} handlers in {len(by_phase)} phases"
     if details is not None:
         assert order is not None  # noqa: S101 -- set together with details
-        shown = ", ".join(f"{key}={value!r}" for key, value in details.items()) or "no details"
+        shown = ", ".join(f"{key}={bounded_repr(value)}" for key, value in details.items())
+        shown = printable(shown or "no details")
         title += f"\\nfiring with {shown} calls {len(order)} (highlighted, in call order)"
     title += "\\ndashed border: weak reference · double border: catch-all"
     graph = graphviz.Digraph(

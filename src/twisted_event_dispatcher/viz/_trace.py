@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted_event_dispatcher.runtime import EventRun
 from twisted_event_dispatcher.tracing import TracedRun, format_duration
+from twisted_event_dispatcher.viz._export import import_graphviz
 from twisted_event_dispatcher.viz._style import (
     DIMMED,
     FONT,
@@ -47,9 +48,13 @@ def run_trace(
         phases: With an EventRun, the dispatcher's phases, so phases without
             handlers show too.
 
+    Raises:
+        ModuleNotFoundError: The graphviz package (the ``viz`` extra) is
+            not installed; the message says how to install it.
+
     .. versionadded:: 1.0
     """
-    import graphviz
+    graphviz = import_graphviz()
 
     traced = TracedRun.from_event_run(run, children, phases) if isinstance(run, EventRun) else run
     graph = graphviz.Digraph(
@@ -67,20 +72,28 @@ def run_trace(
         node_attr={"shape": "box", "style": "rounded,filled", "fontname": FONT},
         edge_attr={"fontname": FONT, "color": "#607d8b", "penwidth": "1.5"},
     )
-    counter = iter(range(1_000_000_000))
-    _draw(graph, traced, counter, None)
+    # Depth first, without recursion: a chain of child runs of any depth draws.
+    pending: list[tuple[TracedRun, str | None]] = [(traced, None)]
+    number = 0
+    while pending:
+        run, fired_from = pending.pop()
+        nested = _draw(graph, run, number, fired_from)
+        pending.extend(reversed(nested))
+        number += 1
     return graph
 
 
-def _draw(graph: Any, run: TracedRun, counter: Any, fired_from: str | None) -> None:
-    number = next(counter)
+def _draw(
+    graph: Any, run: TracedRun, number: int, fired_from: str | None
+) -> list[tuple[TracedRun, str]]:
+    """Draw *run*; return its child runs, each with the node it was fired from."""
     prefix = f"r{number}"
     colour = RUN_STATUS_COLORS.get(run.status, DIMMED)
     title = f"run {run.run_id}"
     if run.event_type:
         title += f" · {run.event_type}"
     subtitle = run.status + ("" if run.duration is None else f" · {format_duration(run.duration)}")
-    nested: list[tuple[TracedRun, str | None]] = []
+    nested: list[tuple[TracedRun, str]] = []
     with graph.subgraph(name=f"cluster_{prefix}") as sub:
         sub.attr(label="", style="rounded", color=colour, penwidth="2")
         start = f"{prefix}_start"
@@ -151,5 +164,4 @@ def _draw(graph: Any, run: TracedRun, counter: Any, fired_from: str | None) -> N
     if fired_from is not None:
         graph.edge(fired_from, start, style="dashed", label="fired", color="#7b1fa2")
     nested.extend((child, start) for child in run.orphans)
-    for child, source in nested:
-        _draw(graph, child, counter, source)
+    return nested
