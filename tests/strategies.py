@@ -7,6 +7,7 @@ several handlers per bucket, wildcards) to happen in every run.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ __all__ = [
     "HandlerPlan",
     "RoutingCase",
     "brute_force_matches",
+    "corrupt_traces",
     "crossing_values",
     "details_dicts",
     "equal_variants",
@@ -34,6 +36,8 @@ __all__ = [
     "phase_lists",
     "routing_cases",
     "spec_matches",
+    "trace_lines",
+    "trace_records",
 ]
 
 KEYWORDS: Final = ("a", "b", "c")
@@ -269,3 +273,139 @@ def routing_cases(draw: st.DrawFn, values: Sequence[Any] = ROUTING_VALUES) -> Ro
     else:
         spec, details = {}, {}
     return RoutingCase(keywords, spec, details)
+
+
+# -- corrupt traces, for the tedtool fuzz test -------------------------------------------
+
+_TRACE_EVENTS: Final = (
+    "run_created",
+    "phase_entered",
+    "handler_called",
+    "handler_settled",
+    "phase_completed",
+    "run_ended",
+    "run_dropped",
+    "run_rejected",
+)
+_RUN_IDS: Final = ("r1", "r2", "r3")
+"""A few run ids, so that records meet: parents, self-parents, cycles, second ends."""
+_FIELDS: Final = (
+    "parent_run_id",
+    "parent_handler_id",
+    "parent_handler_name",
+    "event_type",
+    "details",
+    "phase",
+    "handler_id",
+    "handler_name",
+    "status",
+    "duration",
+    "exception_type",
+    "exception_message",
+    "failed",
+)
+
+
+def _json_values() -> st.SearchStrategy[Any]:
+    """Any JSON value: scalars, and lists and objects of them."""
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=12),
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.sampled_from("abc"), inner, max_size=3)
+        ),
+        max_leaves=6,
+    )
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _field_values() -> st.SearchStrategy[Any]:
+    """A record field's value: a likely one, one of the wrong type, a huge or a deep one."""
+    return st.one_of(
+        st.sampled_from(_RUN_IDS),
+        st.sampled_from(("before", "during", "failed", "completed", "h", 1, 0.5, True)),
+        _json_values(),
+        st.integers(1, 100_000).map(lambda n: "v" * n),
+        st.integers(1, 10**300).map(lambda n: n * 10),
+        st.text(alphabet="\n\r\t\x1b\u202e\x00\ud800x", max_size=30),
+        st.integers(1, 400).map(_nested),
+    )
+
+
+def trace_records() -> st.SearchStrategy[dict[str, Any]]:
+    """Return a strategy for one trace record: a few fields, each of any type."""
+    return st.builds(
+        lambda head, fields: {**head, **fields},
+        st.fixed_dictionaries(
+            {
+                "event": st.one_of(st.sampled_from(_TRACE_EVENTS), _json_values()),
+                "run_id": st.one_of(st.sampled_from(_RUN_IDS), _json_values()),
+            }
+        ),
+        st.dictionaries(st.sampled_from(_FIELDS), _field_values(), max_size=4),
+    )
+
+
+def _encoded(record: Mapping[str, Any]) -> bytes:
+    return json.dumps(record, allow_nan=True).encode("utf-8", "surrogatepass")
+
+
+@st.composite
+def trace_lines(draw: st.DrawFn) -> bytes:
+    """Return one line of a corrupt trace (without its newline): a record, whole or damaged."""
+    kind = draw(st.sampled_from(("record", "truncated", "garbled", "bytes", "deep", "digits")))
+    if kind == "bytes":
+        return draw(st.binary(max_size=300)).replace(b"\n", b" ")
+    if kind == "digits":  # an integer longer than Python converts from text
+        return b'{"event": "handler_called", "run_id": "r1", "handler_id": ' + b"9" * 5_000 + b"}"
+    if kind == "deep":
+        depth = draw(st.integers(1, 200_000))
+        run_id = draw(st.sampled_from(_RUN_IDS))
+        head = f'{{"event": "run_created", "run_id": "{run_id}", "details": {{"a": '.encode()
+        return head + b"[" * depth + b"]" * depth + b"}}"
+    line = _encoded(draw(trace_records()))
+    if kind == "truncated":
+        return line[: draw(st.integers(0, len(line)))]
+    if kind == "garbled":
+        index = draw(st.integers(0, len(line) - 1))
+        byte = draw(st.integers(0, 255))
+        return line[:index] + bytes([byte]) + line[index + 1 :]
+    return line
+
+
+def _chain(depth: int) -> list[bytes]:
+    """A valid chain of *depth* runs, each fired by the one before."""
+    created = [
+        _encoded({"event": "run_created", "run_id": f"c{n}", "parent_run_id": f"c{n - 1}"})
+        for n in range(depth)
+    ]
+    ended = [
+        _encoded({"event": "run_ended", "run_id": f"c{n}", "status": "completed"})
+        for n in reversed(range(depth))
+    ]
+    return created + ended
+
+
+@st.composite
+def corrupt_traces(draw: st.DrawFn) -> bytes:
+    """Return the bytes of a corrupt trace: damaged lines, and maybe a very deep chain of runs."""
+    lines = draw(st.lists(trace_lines(), max_size=15))
+    depth = draw(st.sampled_from((0, 0, 3, 1_200)))
+    if depth:
+        at = draw(st.integers(0, len(lines)))
+        lines[at:at] = _chain(depth)
+    ending = draw(st.sampled_from((b"\n", b"")))
+    return b"\n".join(lines) + ending

@@ -2,17 +2,29 @@
 
 Also run as ``python -m twisted_event_dispatcher``.  Every failure caused by
 bad input is reported as one line on standard error with a non-zero exit
-status, never as a traceback.
+status, never as a traceback.  The exit statuses:
+
+- 0: done;
+- 1: an error, reported on standard error (bad input, an unreadable file,
+  malformed trace lines, a diagram ``dot`` could not render);
+- 2: a bad command line (from :mod:`argparse`);
+- 130: interrupted (Ctrl-C);
+- 141: standard output was closed before everything was written (``| head``),
+  as for a Unix tool stopped by ``SIGPIPE``; nothing is reported.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import errno
 import importlib
+import os
+import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -25,18 +37,50 @@ __all__ = ["main"]
 PROG: Final = "tedtool"
 _OK: Final = 0
 _FAILED: Final = 1
+_INTERRUPTED: Final = 130
+_OUTPUT_CLOSED: Final = 141
+_SHOWN_ERRORS: Final = 10
+"""Malformed trace lines reported one by one; the rest are counted."""
+_DRAWINGS: Final = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
+_STDOUT: Final = "-"
 
 
 class _UsageError(Exception):
     """Bad input: reported as one line, exit status 1."""
 
 
+class _OutputClosed(Exception):
+    """Standard output (or an output pipe) was closed by its reader: exit quietly."""
+
+
+class _NotATrace(Exception):
+    """The first lines of the input are all malformed: stop reading."""
+
+
+def _value_length(text: str) -> int | None:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of characters (0: no limit); got {text!r}"
+        )
+    return value or None
+
+
 def _parser() -> argparse.ArgumentParser:
+    from twisted_event_dispatcher import __version__
+    from twisted_event_dispatcher.tracing import DEFAULT_VALUE_LENGTH
+
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Diagrams and run traces for twisted_event_dispatcher.",
-        epilog=f"Run '{PROG} COMMAND --help' for a command's options.",
+        epilog=f"Run '{PROG} COMMAND --help' for a command's options.  Exit status: 0 done, "
+        "1 an error (reported), 2 a bad command line, 130 interrupted, 141 standard output "
+        "closed early (as by '| head').",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     diagram = commands.add_parser(
         "diagram",
@@ -64,11 +108,14 @@ def _parser() -> argparse.ArgumentParser:
         help="highlight the handlers firing with these details would call (topology only); "
         "VALUE is a Python literal when it parses as one (3, None, 'x'), else a string",
     )
-    diagram.add_argument("-o", "--output", metavar="FILE", help="default: standard output")
+    diagram.add_argument(
+        "-o", "--output", metavar="FILE", help="default (and '-'): standard output"
+    )
     diagram.add_argument(
         "--format",
         choices=("svg", "png", "pdf", "dot"),
-        help="default: the output file's suffix, else svg",
+        help="default: the output file's suffix (.svg, .png, .pdf, .dot or .gv; another "
+        "suffix is refused), else svg",
     )
     trace = commands.add_parser(
         "trace",
@@ -86,14 +133,24 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument(
         "--format",
         choices=("tree", "svg", "png", "pdf", "dot"),
-        default="tree",
-        help="a text tree (default) or a drawing of one run",
+        help="a text tree or a drawing of one run; default: the output file's suffix (.txt "
+        "for the tree, .svg, .png, .pdf, .dot or .gv for a drawing; another suffix is "
+        "refused), else tree",
     )
     trace.add_argument(
         "-o",
         "--output",
         metavar="FILE",
-        help="where to write a drawing (default: run-RUN_ID.FORMAT)",
+        help="where to write ('-': standard output); default: standard output for the tree, "
+        "run-RUN_ID.FORMAT for a drawing",
+    )
+    trace.add_argument(
+        "--max-value-length",
+        metavar="N",
+        type=_value_length,
+        default=DEFAULT_VALUE_LENGTH,
+        help=f"cut each value in the tree (a detail, a message, a name) to N characters "
+        f"(default: {DEFAULT_VALUE_LENGTH}; 0: never)",
     )
     return parser
 
@@ -111,20 +168,107 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as error:
         _error(str(error))
         return _FAILED
+    except _OutputClosed:
+        _silence_stdout()
+        return _OUTPUT_CLOSED
     except ImportError as error:
         if error.name == "graphviz":
-            _error(
-                "diagrams need the graphviz package: pip install 'twisted_event_dispatcher[viz]'"
-            )
+            from twisted_event_dispatcher.viz import PACKAGE_HINT
+
+            _error(PACKAGE_HINT)
             return _FAILED
         raise
     except KeyboardInterrupt:
         _error("interrupted")
-        return 130
+        return _INTERRUPTED
 
 
 def _error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)  # noqa: T201
+    with contextlib.suppress(OSError, ValueError):  # standard error gone too: nowhere to say it
+        print(f"{PROG}: error: {message}", file=sys.stderr)  # noqa: T201
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so the flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass  # not a real file descriptor (a test's capture): nothing to flush at exit
+
+
+def _format_from_suffix(output: str, *, tree: bool) -> str | None:
+    """The format *output*'s suffix names; None when it has none; refuse any other."""
+    if output == _STDOUT:
+        return None
+    suffix = Path(output).suffix.lower()
+    if not suffix:
+        return None
+    if suffix in _DRAWINGS:
+        return _DRAWINGS[suffix]
+    if tree and suffix == ".txt":
+        return "tree"
+    known = ", ".join([*(["txt"] if tree else []), *(s.lstrip(".") for s in _DRAWINGS)])
+    raise _UsageError(
+        f"cannot tell the format from the suffix of {output!r}: use a file ending in one of "
+        f"{known}, or --format"
+    )
+
+
+class _Output:
+    """Standard output or a file, opened on the first write; a closed pipe is _OutputClosed."""
+
+    def __init__(self, target: str | None) -> None:
+        self._path = None if target is None or target == _STDOUT else Path(target)
+        self._file: IO[bytes] | None = None
+
+    @property
+    def name(self) -> str:
+        return "standard output" if self._path is None else str(self._path)
+
+    def _file_stream(self, path: Path) -> IO[bytes]:
+        if self._file is None:
+            try:
+                self._file = path.open("wb")
+            except OSError as error:
+                raise _UsageError(f"cannot write {path}: {error.strerror or error}") from None
+        return self._file
+
+    def write(self, data: bytes) -> None:
+        """Write *data*."""
+        with self._guard():
+            if self._path is None:
+                sys.stdout.flush()
+                _write_all(sys.stdout.buffer, data)
+            else:
+                _write_all(self._file_stream(self._path), data)
+
+    def write_text(self, text: str) -> None:
+        """Write *text*: UTF-8 into a file; to standard output in its own encoding."""
+        if self._path is not None:
+            self.write(text.encode("utf-8"))
+            return
+        if not hasattr(sys.stdout, "buffer"):  # replaced by a text-only stream
+            with self._guard():
+                sys.stdout.write(text)
+            return
+        # Characters the encoding lacks (a terminal that cannot show ✓) become escapes.
+        self.write(text.encode(sys.stdout.encoding or "utf-8", "backslashreplace"))
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:
+            raise _OutputClosed from None
+        except OSError as error:
+            raise _UsageError(f"cannot write {self.name}: {error.strerror or error}") from None
+
+    def close(self) -> None:
+        """Close the file, if one was opened."""
+        if self._file is not None:
+            self._file.close()
 
 
 # -- diagram --------------------------------------------------------------------------
@@ -197,43 +341,30 @@ def _diagram(args: argparse.Namespace) -> int:
             graph = viz.topology(dispatcher, details=details)
         except (ValueError, TypeError) as error:
             raise _UsageError(f"bad --details: {error}") from None
-    fmt = args.format or (viz.format_of(args.output) if args.output else "svg")
+    fmt = args.format or _format_from_suffix(args.output or _STDOUT, tree=False) or "svg"
     return _emit(graph, fmt, args.output)
 
 
 def _emit(graph: Any, fmt: Any, output: str | None) -> int:
     from twisted_event_dispatcher import viz
 
-    if output is None and fmt in {"png", "pdf"} and sys.stdout.isatty():
+    path = None if output is None or output == _STDOUT else Path(output)
+    if path is None and fmt in {"png", "pdf"} and sys.stdout.isatty():
         raise _UsageError(f"refusing to write {fmt.upper()} to a terminal; use -o FILE")
     try:
         data = viz.render(graph, fmt)
     except viz.RenderError as error:
-        source = viz.render(graph, "dot")
-        if output is None:
-            sys.stdout.buffer.write(source)
-            sys.stdout.flush()
-            where = "standard output"
-        else:
-            fallback = Path(output).with_suffix(".dot")
-            _write(fallback, source)
-            where = str(fallback)
-        _error(f"{error}; wrote the DOT source to {where} instead")
+        fallback = _Output(None if path is None else str(path.with_suffix(".dot")))
+        fallback.write(viz.render(graph, "dot"))
+        fallback.close()
+        _error(f"{error}; wrote the DOT source to {fallback.name} instead")
         return _FAILED
-    if output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    else:
-        _write(Path(output), data)
-        print(f"wrote {output}", file=sys.stderr)  # noqa: T201
+    out = _Output(output)
+    out.write(data)
+    out.close()
+    if path is not None:
+        print(f"wrote {path}", file=sys.stderr)  # noqa: T201
     return _OK
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        path.write_bytes(data)
-    except OSError as error:
-        raise _UsageError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 # -- trace ----------------------------------------------------------------------------
@@ -263,15 +394,33 @@ class _Progress:
             self._stream.flush()
 
 
+class _Problems:
+    """Reports the first few malformed lines, counts the rest, and gives up on a non-trace."""
+
+    def __init__(self, file: str) -> None:
+        self._file = file
+        self.count = 0
+
+    def __call__(self, problem: MalformedLine) -> None:
+        self.count += 1
+        if self.count <= _SHOWN_ERRORS:
+            _error(f"{self._file}: {problem}")
+        if self.count == _SHOWN_ERRORS and problem.line_number == _SHOWN_ERRORS:
+            raise _NotATrace
+
+    def summary(self) -> None:
+        if self.count > _SHOWN_ERRORS:
+            _error(
+                f"{self._file}: {self.count} malformed lines in all "
+                f"(the first {_SHOWN_ERRORS} are shown)"
+            )
+
+
 def _trace(args: argparse.Namespace) -> int:
     from twisted_event_dispatcher.tracing import read_runs
 
-    errors: list[MalformedLine] = []
-
-    def report(problem: MalformedLine) -> None:
-        errors.append(problem)
-        _error(f"{args.file}: {problem}")
-
+    fmt = args.format or _format_from_suffix(args.output or _STDOUT, tree=True) or "tree"
+    problems = _Problems(args.file)
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     if args.file == "-":
         source: Any = sys.stdin.buffer
@@ -279,23 +428,31 @@ def _trace(args: argparse.Namespace) -> int:
         source = Path(args.file)
         if source.is_dir():
             raise _UsageError(f"cannot read {args.file}: it is a directory")
-    runs = read_runs(source, on_error=report, progress=progress)
+    runs = read_runs(source, on_error=problems, progress=progress)
     try:
         status = _OK
-        if args.format == "tree":
-            found = _print_trees(runs, args.run, progress)
+        if fmt == "tree":
+            found = _print_trees(runs, args, progress)
         else:
-            found, status = _draw_run(runs, args, progress)
+            found, status = _draw_run(runs, args, fmt, progress)
+    except _NotATrace:
+        _error(
+            f"{args.file}: stopped reading: its first {_SHOWN_ERRORS} lines are not trace "
+            "records (is it a JSON-lines trace?)"
+        )
+        return _FAILED
     except OSError as error:
         raise _UsageError(f"cannot read {args.file}: {error.strerror or error}") from None
     finally:
+        runs.close()
         if progress is not None:
             progress.clear()
+    problems.summary()
     if not found:
         what = f"no run {args.run!r}" if args.run else "no runs"
         _error(f"{args.file}: {what} in the trace")
         return _FAILED
-    return _FAILED if errors else status
+    return _FAILED if problems.count else status
 
 
 def _select(run: TracedRun, run_id: str | None) -> TracedRun | None:
@@ -307,28 +464,56 @@ def _select(run: TracedRun, run_id: str | None) -> TracedRun | None:
     return None
 
 
-def _print_trees(runs: Any, run_id: str | None, progress: _Progress | None) -> bool:
+def _print_trees(
+    runs: Generator[TracedRun, None, None], args: argparse.Namespace, progress: _Progress | None
+) -> bool:
     from twisted_event_dispatcher.tracing import format_tree
 
     found = False
-    out = sys.stdout
-    for run in runs:
-        chosen = _select(run, run_id)
-        if chosen is None:
-            continue
-        if progress is not None:
-            progress.clear()
-        if found:
-            out.write("\n")
-        out.write("\n".join(format_tree(chosen)) + "\n")
-        found = True
-        if run_id is not None:
-            break
-    out.flush()
+    out = _Output(args.output)
+    try:
+        for run in runs:
+            chosen = _select(run, args.run)
+            if chosen is None:
+                continue
+            if progress is not None:
+                progress.clear()
+            lines = format_tree(chosen, max_value_length=args.max_value_length)
+            out.write_text(("\n" if found else "") + "\n".join(lines) + "\n")
+            found = True
+            if args.run is not None:
+                break
+    finally:
+        out.close()
     return found
 
 
-def _draw_run(runs: Any, args: argparse.Namespace, progress: _Progress | None) -> tuple[bool, int]:
+def _write_all(stream: IO[bytes], data: bytes) -> None:
+    """Write all of *data* and flush.
+
+    A buffered write can return short, without an error, when the reader of a
+    pipe goes away (``| head``); writing the rest then raises BrokenPipeError.
+    """
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        if written <= 0:
+            raise OSError(errno.EIO, "the output accepted nothing")
+        view = view[written:]
+    stream.flush()
+
+
+def _file_name(run_id: str) -> str:
+    """A file name for a drawing of *run_id*, whatever a (hostile) trace put in the id."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)[:100].lstrip(".") or "run"
+
+
+def _draw_run(
+    runs: Generator[TracedRun, None, None],
+    args: argparse.Namespace,
+    fmt: str,
+    progress: _Progress | None,
+) -> tuple[bool, int]:
     from twisted_event_dispatcher import viz
 
     for run in runs:
@@ -337,6 +522,6 @@ def _draw_run(runs: Any, args: argparse.Namespace, progress: _Progress | None) -
             continue
         if progress is not None:
             progress.clear()
-        output = args.output or f"run-{chosen.run_id}.{args.format}"
-        return True, _emit(viz.run_trace(chosen), args.format, output)
+        output = args.output or f"run-{_file_name(chosen.run_id)}.{fmt}"
+        return True, _emit(viz.run_trace(chosen), fmt, output)
     return False, _OK

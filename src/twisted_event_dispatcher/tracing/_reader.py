@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import reprlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, final
 
@@ -381,7 +381,7 @@ def read_runs(
     *,
     on_error: Callable[[MalformedLine], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> Iterator[TracedRun]:
+) -> Generator[TracedRun, None, None]:
     """Read a JSON-lines trace and yield each top-level run's tree once it is complete.
 
     Trees come out in the order their runs complete; at the end come the runs

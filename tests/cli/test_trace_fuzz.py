@@ -1,0 +1,54 @@
+"""tedtool trace over generated corrupt traces: never a traceback, a known status, bounded text."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from strategies import corrupt_traces
+from twisted_event_dispatcher._cli import main
+
+_COUNTER = itertools.count()
+
+
+def _run(argv: list[str]) -> tuple[int, bytes, bytes]:
+    """Run tedtool in this process with byte-backed standard output and error."""
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv)
+    return status, out.buffer.getvalue(), err.buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory for the generated traces."""
+    return tmp_path_factory.mktemp("fuzz")
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=corrupt_traces())
+def test_trace_never_shows_a_traceback(trace_dir: Path, data: bytes) -> None:
+    """Whatever a trace file holds, trace exits 0 or 1 with bounded output and no traceback."""
+    path = trace_dir / f"trace-{next(_COUNTER)}.jsonl"
+    path.write_bytes(data)
+    status, out, err = _run(["trace", str(path)])
+    assert status in {0, 1}
+    assert b"Traceback" not in err
+    assert len(out) <= 50 * len(data) + 1_000
+    assert len(err.splitlines()) <= 14
+    assert len(err) <= 14 * 1_000
+    if status == 0:
+        assert not err
+    out.decode("utf-8")
+    for line in err.decode("utf-8").splitlines():
+        assert line.startswith("tedtool: error: ")
