@@ -18,6 +18,7 @@ from twisted_event_dispatcher.tracing._logger import (
     FALLBACK_TRACEBACK_LINES,
     FALLBACK_VALUE_LIMIT,
     bound_values,
+    bounded_str,
 )
 
 SECRET = "hunter2-do-not-print"  # noqa: S105 -- the secret that must not be printed
@@ -106,6 +107,17 @@ def test_bound_values_never_raises_and_bounds_every_value() -> None:
         assert len(repr(bounded[key])) <= FALLBACK_VALUE_LIMIT + 40, key
     assert "_RaisingRepr" in repr(bounded["raising"])
     assert "..." in repr(bounded["nested"])
+
+
+class _RaisingStr(_RaisingRepr):
+    def __str__(self) -> str:
+        raise RuntimeError("no str either")
+
+
+def test_bounded_str_never_raises() -> None:
+    """bounded_str cuts long text, and falls back to a bounded repr when str() raises."""
+    assert bounded_str("s" * 5_000) == "s" * FALLBACK_VALUE_LIMIT + "… (3000 more characters)"
+    assert bounded_str(_RaisingStr()).startswith("<_RaisingStr instance at 0x")
 
 
 def test_configured_structlog_gets_records_untouched() -> None:

@@ -286,6 +286,25 @@ def test_a_failing_dot_is_a_render_error(tmp_path: Path, monkeypatch: pytest.Mon
         viz.render(graph, "svg")
 
 
+def test_a_dot_that_cannot_run_is_a_render_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dot that cannot be executed, or fails with pages of errors, is a one-line RenderError."""
+    fake = tmp_path / "dot"
+    fake.write_text("#!/bin/sh\nexit 1\n", encoding="utf-8")
+    fake.chmod(0o644)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    graph = viz.run_machine(("a",))
+    with pytest.raises(viz.RenderError, match="running dot failed"):
+        viz.render(graph, "svg")
+    fake.write_text("#!/bin/sh\nyes 'Error: again' | head -n 1000 >&2\nexit 1\n", encoding="utf-8")
+    fake.chmod(0o755)
+    with pytest.raises(viz.RenderError) as error:
+        viz.render(graph, "png")
+    assert len(str(error.value)) < 400
+    assert "\n" not in str(error.value)
+
+
 def test_long_names_are_shortened_in_diagrams() -> None:
     """A handler name of 100 KB is cut in the label, so dot renders it."""
     dispatcher = EventDispatcher(("kind",), reactor=Clock())
