@@ -38,17 +38,18 @@ def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 )
 @given(data=corrupt_traces())
 def test_trace_never_shows_a_traceback(trace_dir: Path, data: bytes) -> None:
-    """Whatever a trace file holds, trace exits 0 or 1 with bounded output and no traceback."""
+    """Whatever a trace holds, trace (as a tree or as DOT) exits 0 or 1, briefly, no traceback."""
     path = trace_dir / f"trace-{next(_COUNTER)}.jsonl"
     path.write_bytes(data)
-    status, out, err = _run(["trace", str(path)])
-    assert status in {0, 1}
-    assert b"Traceback" not in err
-    assert len(out) <= 50 * len(data) + 1_000
-    assert len(err.splitlines()) <= 14
-    assert len(err) <= 14 * 1_000
-    if status == 0:
-        assert not err
-    out.decode("utf-8")
-    for line in err.decode("utf-8").splitlines():
-        assert line.startswith("tedtool: error: ")
+    for argv in (["trace", str(path)], ["trace", str(path), "--format", "dot", "-o", "-"]):
+        status, out, err = _run(argv)
+        assert status in {0, 1}
+        assert b"Traceback" not in err
+        assert len(out) <= 50 * len(data) + 1_000
+        assert len(err.splitlines()) <= 14
+        assert len(err) <= 14 * 1_000
+        if status == 0:
+            assert not err
+        out.decode("utf-8")
+        for line in err.decode("utf-8").splitlines():
+            assert line.startswith("tedtool: error: ")
