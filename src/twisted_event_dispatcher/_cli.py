@@ -124,7 +124,13 @@ def _parser() -> argparse.ArgumentParser:
         "print each run as a tree (runs, phases, handlers; child runs under the handler "
         "that fired them), or draw one run.",
     )
-    trace.add_argument("file", metavar="FILE", help="the JSON-lines trace ('-' for stdin)")
+    trace.add_argument(
+        "files",
+        metavar="FILE",
+        nargs="+",
+        help="the JSON-lines trace ('-' for stdin); several (one per process of a cluster) "
+        "are joined: a run fired from another process goes under the handler that fired it",
+    )
     trace.add_argument(
         "--run",
         metavar="RUN_ID",
@@ -417,19 +423,26 @@ class _Problems:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    from twisted_event_dispatcher.tracing import read_runs
+    from twisted_event_dispatcher.tracing import join_runs, read_runs
 
     fmt = args.format or _format_from_suffix(args.output or _STDOUT, tree=True) or "tree"
-    problems = _Problems(args.file)
+    every = [_Problems(file) for file in args.files]
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    if args.file == "-":
-        source: Any = sys.stdin.buffer
-    else:
-        source = Path(args.file)
-        if source.is_dir():
-            raise _UsageError(f"cannot read {args.file}: it is a directory")
-    runs = read_runs(source, on_error=problems, progress=progress)
+    sources = [_source(file) for file in args.files]
+    readers = [
+        read_runs(source, on_error=problems, progress=progress)
+        for source, problems in zip(sources, every, strict=True)
+    ]
+    reading = args.files[0]
     try:
+        if len(readers) == 1:
+            runs = readers[0]
+        else:
+            forests = []
+            for file, reader in zip(args.files, readers, strict=True):
+                reading = file
+                forests.append(list(reader))
+            runs = (run for run in join_runs(forests))
         status = _OK
         if fmt == "tree":
             found = _print_trees(runs, args, progress)
@@ -437,22 +450,33 @@ def _trace(args: argparse.Namespace) -> int:
             found, status = _draw_run(runs, args, fmt, progress)
     except _NotATrace:
         _error(
-            f"{args.file}: stopped reading: its first {_SHOWN_ERRORS} lines are not trace "
+            f"{reading}: stopped reading: its first {_SHOWN_ERRORS} lines are not trace "
             "records (is it a JSON-lines trace?)"
         )
         return _FAILED
     except OSError as error:
-        raise _UsageError(f"cannot read {args.file}: {error.strerror or error}") from None
+        raise _UsageError(f"cannot read {reading}: {error.strerror or error}") from None
     finally:
-        runs.close()
+        for reader in readers:
+            reader.close()
         if progress is not None:
             progress.clear()
-    problems.summary()
+    for problems in every:
+        problems.summary()
     if not found:
         what = f"no run {args.run!r}" if args.run else "no runs"
-        _error(f"{args.file}: {what} in the trace")
+        _error(f"{', '.join(args.files)}: {what} in the trace")
         return _FAILED
-    return _FAILED if problems.count else status
+    return _FAILED if any(problems.count for problems in every) else status
+
+
+def _source(file: str) -> Any:
+    if file == "-":
+        return sys.stdin.buffer
+    source = Path(file)
+    if source.is_dir():
+        raise _UsageError(f"cannot read {file}: it is a directory")
+    return source
 
 
 def _select(run: TracedRun, run_id: str | None) -> TracedRun | None:

@@ -60,6 +60,7 @@ from twisted_event_dispatcher.tracing._reader import (
     TracedPhase,
     TracedRun,
     TraceReader,
+    join_runs,
     read_runs,
 )
 from twisted_event_dispatcher.tracing._schema import COMMON_KEYS, EVENTS, Level, RecordSpec
@@ -87,6 +88,7 @@ __all__ = [
     "configure_tracing",
     "format_duration",
     "format_tree",
+    "join_runs",
     "printable",
     "read_runs",
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "TracedHandler",
     "TracedPhase",
     "TracedRun",
+    "join_runs",
     "read_runs",
 ]
 
@@ -406,6 +407,47 @@ def read_runs(
             yield from _read(stream, on_error, progress)
     else:
         yield from _read(source, on_error, progress)
+
+
+def join_runs(forests: Iterable[Iterable[TracedRun]]) -> list[TracedRun]:
+    """Join the run trees of several traces (one per process) into one forest.
+
+    A cluster node's run names the run that fired it in another process as
+    its parent (:attr:`~twisted_event_dispatcher.EventRun.origin`); each
+    process traces to a file of its own.  A top-level tree whose parent run is
+    in another tree goes under the handler that fired it there, or among that
+    run's orphans when the handler is not known.  Runs never form a cycle: a
+    tree whose parent is inside it stays a top-level tree.
+
+    Args:
+        forests: The top-level trees of each trace, as :func:`read_runs`
+            yields them.
+
+    Returns:
+        The top-level trees that are left, in the order they were given.
+
+    .. versionadded:: 1.1
+    """
+    roots: list[TracedRun] = []
+    root_of: dict[str, TracedRun] = {}
+    runs: dict[str, TracedRun] = {}
+    for forest in forests:
+        for root in forest:
+            roots.append(root)
+            for member in root.walk():
+                runs.setdefault(member.run_id, member)
+                root_of.setdefault(member.run_id, root)
+    joined: list[TracedRun] = []
+    for root in roots:
+        parent = None if root.parent_run_id is None else runs.get(root.parent_run_id)
+        if parent is None or root_of[parent.run_id] is root or root_of[root.run_id] is not root:
+            joined.append(root)
+            continue
+        TraceReader._attach(parent, root)
+        new_root = root_of[parent.run_id]
+        for member in root.walk():
+            root_of[member.run_id] = new_root
+    return [root for root in joined if root_of[root.run_id] is root]
 
 
 def _size(stream: IO[bytes]) -> int:
