@@ -318,7 +318,9 @@ def make_handler(
     def handler(event: Any) -> Deferred[None]:
         return ensureDeferred(run(event))
 
+    # Traces and records name it <node>.<handler>: billing.charge, mail.send_receipt.
     handler.__name__ = handler.__qualname__ = spec.name
+    handler.__module__ = cluster.node_name
     return handler
 
 

@@ -544,3 +544,21 @@ def test_poison_messages_end_in_the_dead_letter_queue(cluster: Cluster) -> None:
     wait_for(lambda: node.ids("handled") == ["after-1"], "the node goes on")
     assert node.terminate() == 0, node.stderr()
     assert cluster.depth(pool) == (0, 0)
+
+
+def test_the_cluster_demo_runs_three_nodes_and_prints_their_runs(tmp_path: Path) -> None:
+    """``make demo-cluster``'s program runs its shop to the end and prints every node's runs."""
+    demo = NODE.with_name("demo.py")
+    shown = subprocess.run(  # noqa: S603 -- our own program
+        [sys.executable, str(demo), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=2 * DEADLINE,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "Exit statuses: {'billing': 0, 'mail': 0, 'web': 0}" in shown.stdout
+    tree = (tmp_path / "tree.txt").read_text()
+    for handler in ("web.checkout", "billing.charge", "mail.send_receipt", "web.show_paid"):
+        assert f"✓ {handler}  succeeded" in tree
+    assert "fired by billing.charge in run billing." in tree
