@@ -48,6 +48,10 @@ demo: $(STAMP) graphviz
 	cp out/demo/topology.svg out/demo/topology.png docs/images/
 	@echo "docs/images/topology.svg and docs/images/topology.png updated"
 
+# Three node processes of a shop through RabbitMQ, and the joined trace of their runs.
+demo-cluster: $(STAMP) graphviz rabbitmq
+	$(PY) examples/cluster/demo.py out/demo-cluster
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -788,7 +788,11 @@ class EventCluster:
         )
 
     def _channel_closed(self, reason: object, link: _Link) -> None:
-        if link.lost or self._stopping:
+        from pika.exceptions import ChannelClosedByBroker
+
+        # pika closes the channels of a lost connection too, before the
+        # connection's own closed Deferred fires: that is _lost's to log.
+        if link.lost or self._stopping or not isinstance(reason, ChannelClosedByBroker):
             return
         # A channel error (a declaration the broker refused): start afresh.
         get_logger().error("cluster_channel_closed", node=self.node_name, reason=str(reason)[:500])

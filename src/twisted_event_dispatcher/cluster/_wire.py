@@ -16,6 +16,7 @@ from typing import Any, Final
 import attrs
 
 from twisted_event_dispatcher.cluster._records import RemoteOrigin
+from twisted_event_dispatcher.typing import HandlerId
 
 __all__ = ["Envelope", "MessageRejected", "decode_details", "encode_details", "origin_headers"]
 
@@ -80,6 +81,14 @@ def decode_details(text: object) -> dict[str, Any]:
     return {str(key): _untag(value) for key, value in raw.items()}
 
 
+def _integer(value: object) -> int | None:
+    # pika decodes a 64-bit header integer (RabbitMQ's x-delivery-count) as
+    # pika.compat.long, a subclass of int; a bool is an int too, but no count.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    return None
+
+
 def _text(value: object) -> str | None:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
@@ -136,16 +145,15 @@ class Envelope:
         node = _text(headers.get(ORIGIN_NODE))
         if node is None:
             raise MessageRejected(f"the {ORIGIN_NODE!r} header is missing")
-        handler_id = headers.get(ORIGIN_HANDLER_ID)
-        count = headers.get("x-delivery-count")
+        handler_id = _integer(headers.get(ORIGIN_HANDLER_ID))
         origin = RemoteOrigin(
             node=node,
             run_id=_text(headers.get(ORIGIN_RUN)),
-            handler_id=handler_id if type(handler_id) is int else None,  # type: ignore[arg-type]
+            handler_id=None if handler_id is None else HandlerId(handler_id),
             handler_name=_text(headers.get(ORIGIN_HANDLER)),
             message_id=_text(message_id),
             queue=queue,
             redelivered=redelivered,
-            delivery_count=count if type(count) is int else None,
+            delivery_count=_integer(headers.get("x-delivery-count")),
         )
         return cls(details, origin)
