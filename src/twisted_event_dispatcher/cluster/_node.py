@@ -134,6 +134,8 @@ def _protocol_class() -> type:
 class _PikaFactory(Factory):
     """Builds pika's Twisted protocol for each connection, and hands it to the node."""
 
+    noisy = False  # the node logs its connections itself
+
     def __init__(self, parameters: Any, reactor: Any, attach: Callable[[Any], object]) -> None:
         self._parameters = parameters
         self._reactor = reactor
@@ -776,9 +778,6 @@ class EventCluster:
             channel_.on_closed.addBoth(self._channel_closed, link)
         protocol.closed.addBoth(self._lost, link)
         self._link = link
-        waiters, self._link_waiters = self._link_waiters, []
-        for waiter in waiters:
-            waiter.callback(link)
         get_logger().info(
             "cluster_connected",
             node=self.node_name,
@@ -786,6 +785,9 @@ class EventCluster:
             exchange=self.exchange,
             routing=self._routing.exchange_type,
         )
+        waiters, self._link_waiters = self._link_waiters, []
+        for waiter in waiters:
+            waiter.callback(link)
 
     def _channel_closed(self, reason: object, link: _Link) -> None:
         from pika.exceptions import ChannelClosedByBroker
