@@ -667,8 +667,8 @@ class EventCluster:
     def stop(self) -> Deferred[None]:
         """Stop consuming, drain the runs in flight, acknowledge them, then disconnect.
 
-        Messages the broker had handed the node but that had not started are
-        returned to their queues when the connection closes.
+        Every message the node has received (at most ``prefetch`` per queue)
+        runs to its end and is acknowledged; the rest stay in the broker.
 
         Returns:
             A Deferred that fires once the node is disconnected.
