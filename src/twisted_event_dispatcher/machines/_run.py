@@ -21,7 +21,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any, Final, Protocol, final
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast, final
 
 from automat import TypeMachine, TypeMachineBuilder
 from twisted.internet.defer import CancelledError, Deferred
@@ -135,7 +135,10 @@ class RunCore:
     cancel_requested: bool = False
     started: float = 0.0
     status: RunStatus | None = None
-    outcomes: list[HandlerOutcome] = field(default_factory=list)
+    outcomes: list[HandlerOutcome | None] = field(default_factory=list)
+    """The outcomes in call order; a call still pending holds its slot with None."""
+    handed_out: list[HandlerOutcome] | None = None
+    """The outcomes list of a result handed out before the run ended, to complete at its end."""
     deferred: Deferred[EventRun] = field(init=False)
     inputs: RunInputs = field(init=False)
 
@@ -149,17 +152,23 @@ class RunCore:
     def result(self, status: RunStatus) -> EventRun:
         """Return the :class:`EventRun` this run delivers when it ends with *status*.
 
-        Its ``outcomes`` is the run's own list of outcomes, so a result handed
-        out early (see the canceller in the dispatcher) is complete once the
-        run has ended.
+        Once the run has ended, its ``outcomes`` is the run's own list.  A
+        result handed out before (see the canceller in the dispatcher) gets the
+        outcomes so far, in a list the run completes when it ends.
         """
+        if self.status is None:
+            outcomes = [outcome for outcome in self.outcomes if outcome is not None]
+            self.handed_out = outcomes
+        else:
+            # Every call has settled, or was cancelled, by the time the run ends.
+            outcomes = cast("list[HandlerOutcome]", self.outcomes)
         return EventRun(
             run_id=self.run_id,
             parent_run_id=self.parent_run_id,
             event=self.event,
             details=self.details,
             status=status,
-            outcomes=self.outcomes,
+            outcomes=outcomes,
             origin=self.origin,
         )
 
@@ -184,9 +193,23 @@ _DONE: Final = 2
 
 @final
 class PendingCall:
-    """One handler call whose result is a Deferred; its callbacks report the settlement."""
+    """One handler call whose result is a Deferred; its callbacks report the settlement.
 
-    __slots__ = ("core", "deferred", "handler_id", "name", "outcome", "phase", "started", "state")
+    While it waits, its outcome's place in :attr:`RunCore.outcomes` (call
+    order) is held at index :attr:`slot`.
+    """
+
+    __slots__ = (
+        "core",
+        "deferred",
+        "handler_id",
+        "name",
+        "outcome",
+        "phase",
+        "slot",
+        "started",
+        "state",
+    )
 
     def __init__(self, core: RunCore, reg: Registration, started: float) -> None:
         self.core: Final = core
@@ -197,6 +220,7 @@ class PendingCall:
         self.state = _CALLING
         self.outcome: HandlerOutcome | None = None
         self.deferred: Deferred[Any] | None = None
+        self.slot = -1
 
     def succeeded(self, result: object) -> None:
         """Callback of the handler's Deferred."""
@@ -217,6 +241,7 @@ class PendingCall:
         return result
 
     def _settle(self, status: OutcomeStatus, result: object, failure: Failure | None) -> None:
+        now = self.core.host.clock.seconds()
         outcome = HandlerOutcome(
             self.handler_id,
             self.name,
@@ -224,7 +249,8 @@ class PendingCall:
             status,
             result,
             failure,
-            self.core.host.clock.seconds() - self.started,
+            now - self.started,
+            now,
         )
         if self.state == _WAITING:
             self.state = _DONE
@@ -246,8 +272,11 @@ def _log_success(core: RunCore, outcome: HandlerOutcome) -> None:
     )
 
 
-def _record(core: RunCore, phase: PhaseRun, outcome: HandlerOutcome) -> None:
-    core.outcomes.append(outcome)
+def _record(core: RunCore, phase: PhaseRun, outcome: HandlerOutcome, slot: int = -1) -> None:
+    if slot < 0:
+        core.outcomes.append(outcome)
+    else:
+        core.outcomes[slot] = outcome
     status = outcome.status
     if status == "succeeded":
         if core.debug:
@@ -349,6 +378,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
                     None,
                     failure,
                     now - started,
+                    now,
                 ),
             )
             continue
@@ -365,6 +395,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
                 result,
                 None,
                 now - started,
+                now,
             )
             append(outcome)
             if debug:
@@ -380,6 +411,8 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
         else:
             call.state = _WAITING
             call.deferred = result
+            call.slot = len(core.outcomes)
+            append(None)
             phase.pending[call] = None
 
 
@@ -402,6 +435,8 @@ def _enter_phase(index: int, from_state: str, input_name: str) -> Callable[..., 
 def _finish(core: RunCore, status: RunStatus) -> None:
     core.status = status
     run = core.result(status)
+    if core.handed_out is not None:
+        core.handed_out[:] = run.outcomes
     if status == "dropped":
         core.log.warning(
             "run_dropped",
@@ -429,7 +464,7 @@ def _settled_in(state_name: str) -> Callable[..., None]:
     ) -> None:
         _trace(core, state_name, "settle", state_name, phase.name)
         del phase.pending[call]
-        _record(core, phase, outcome)
+        _record(core, phase, outcome, call.slot)
         if not phase.pending:
             _phase_settled(inputs, core, phase)
 
@@ -452,16 +487,15 @@ def _cancel_in(state_name: str) -> Callable[..., None]:
         phase.pending.clear()
         for call in pending:
             call.state = _DONE
-            core.outcomes.append(
-                HandlerOutcome(
-                    call.handler_id,
-                    call.name,
-                    call.phase,
-                    "cancelled",
-                    None,
-                    Failure(CancelledError("the run was cancelled")),
-                    now - call.started,
-                )
+            core.outcomes[call.slot] = HandlerOutcome(
+                call.handler_id,
+                call.name,
+                call.phase,
+                "cancelled",
+                None,
+                Failure(CancelledError("the run was cancelled")),
+                now - call.started,
+                now,
             )
             if core.debug:
                 core.log.debug(

@@ -55,6 +55,8 @@ class HandlerOutcome(NamedTuple):
     """How one handler call ended.
 
     .. versionadded:: 1.0
+    .. versionchanged:: 1.1
+       Added :attr:`settled_at`.
     """
 
     handler_id: HandlerId
@@ -71,6 +73,12 @@ class HandlerOutcome(NamedTuple):
     """The failure, for ``failed``, ``timed_out`` and ``cancelled``; None otherwise."""
     duration: float
     """Seconds from the call to the settlement, read off the dispatcher's reactor clock."""
+    settled_at: float
+    """When the call settled, in seconds of the dispatcher's reactor clock.
+
+    :attr:`EventRun.outcomes` is in call order; sort it by this field for the
+    order the calls settled in.
+    """
 
 
 _FAILED_STATUSES = frozenset({"failed", "timed_out"})
@@ -141,7 +149,12 @@ class EventRun:
     status: RunStatus
     """``completed``, ``aborted``, ``cancelled`` or ``dropped``."""
     outcomes: list[HandlerOutcome]
-    """One outcome per handler call, in the order the handlers were called."""
+    """One outcome per handler call, in the order the handlers were called.
+
+    That is the order whatever order their results settled in, and whatever
+    way the run ended (cancelled, or with handlers timed out); sort by
+    :attr:`HandlerOutcome.settled_at` for the settle order.
+    """
     origin: RunOrigin | None = None
     """Where the run came from, when another process fired it
     (:meth:`EventDispatcher.fire_event_from`); None for a run fired here.
