@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast, final
@@ -261,6 +261,23 @@ class PendingCall:
         # _DONE: the run was cancelled and has recorded this call already.
 
 
+def _awaited(awaitable: Awaitable[Any]) -> Deferred[Any]:
+    """Return a Deferred for an awaitable other than a native coroutine or a Deferred.
+
+    A :class:`collections.abc.Coroutine` that is not native (Cython compiles
+    ``async def`` to those) is driven as Twisted drives native ones; any other
+    object with ``__await__`` is awaited from a native coroutine.  Either way
+    what it awaits must be Deferreds, as in any coroutine that Twisted runs.
+    """
+    if isinstance(awaitable, Coroutine):
+        return Deferred.fromCoroutine(awaitable)
+    return Deferred.fromCoroutine(_await(awaitable))
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
 def _log_success(core: RunCore, outcome: HandlerOutcome) -> None:
     core.log.debug(
         "handler_settled",
@@ -364,6 +381,12 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
             result = handler(event)
             if type(result) is CoroutineType:
                 result = Deferred.fromCoroutine(result)
+            elif (
+                result is not None
+                and hasattr(type(result), "__await__")
+                and not isinstance(result, Deferred)
+            ):
+                result = _awaited(result)
         except BaseException:  # noqa: BLE001 -- as Deferred does: a handler never breaks a run
             failure = Failure()
             now = seconds()

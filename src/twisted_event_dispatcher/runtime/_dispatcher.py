@@ -331,7 +331,9 @@ class EventDispatcher:
 
         Args:
             listen_fn: Called with the event.  It may return a plain value, a
-                Deferred, or a coroutine; the phase waits for the latter two.
+                Deferred, or an awaitable: a coroutine (native, or not, as
+                Cython's are) or any object with ``__await__``, awaiting
+                Deferreds.  The phase waits for Deferreds and awaitables.
             phase: One of :attr:`phases`.
             use_weakref: Hold *listen_fn* by a weak reference (a bound method:
                 a weak reference to its instance) and remove the registration
