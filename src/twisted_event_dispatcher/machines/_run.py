@@ -114,6 +114,15 @@ class RunHost(Protocol):
     def exhaust(self, reg: Registration) -> None:
         """Remove *reg*, which is being given its last call."""
 
+    def call_soon(self, work: Callable[[], object]) -> None:
+        """Call *work* now, or, when the stack is deep already, once it has unwound a little.
+
+        Work that may start more work of the same kind (cancelling a handler's
+        Deferred cancels the child run it awaits, which cancels its handler's
+        Deferred...) goes through it, so a chain of any depth never exhausts
+        the stack.
+        """
+
     def run_ended(self, core: RunCore, result: EventRun) -> None:
         """*core* has reached an end state: do the bookkeeping and deliver *result*."""
 
@@ -529,12 +538,18 @@ def _cancel_in(state_name: str) -> Callable[..., None]:
                     status="cancelled",
                     duration=now - call.started,
                 )
-        for call in pending:
-            assert call.deferred is not None  # noqa: S101 -- set when it started waiting
-            call.deferred.cancel()
+        # Cancelling them may cancel child runs, and theirs in turn: on a deep
+        # chain, this nests once per level, so it is done as the stack allows.
+        core.host.call_soon(functools.partial(_cancel_calls, pending))
         _finish(core, "cancelled")
 
     return cancel_pending
+
+
+def _cancel_calls(pending: list[PendingCall]) -> None:
+    for call in pending:
+        assert call.deferred is not None  # noqa: S101 -- set when it started waiting
+        call.deferred.cancel()
 
 
 def _end_from_waiting(input_name: str, status: RunStatus) -> Callable[..., None]:

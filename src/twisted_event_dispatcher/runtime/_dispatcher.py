@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import secrets
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from numbers import Real
 from types import MappingProxyType
@@ -40,6 +42,17 @@ if TYPE_CHECKING:
     )
 
 __all__ = ["DEFAULT_PHASES", "EventDispatcher", "current_call"]
+
+_MAX_NESTING: Final = 16
+"""How many of the dispatcher's loops (actions, deliveries) may nest on the stack.
+
+Each level of a chain of child runs nests one: a handler fires a child, whose
+handler fires a child...; and when the deepest run ends, each parent's handler
+resumes inside its child's delivery.  Past this depth a child begins, and a
+run is delivered, from the innermost loop still below it, once the step under
+way has returned; so the stack stays bounded (about 20 frames a level), however
+deep the chain, as Twisted's own Deferred chaining does.
+"""
 
 DEFAULT_PHASES: Final = ("before", "during", "after")
 """The phases a dispatcher has unless told otherwise, as Twisted's system events have."""
@@ -512,17 +525,23 @@ class EventDispatcher:
         return waiter
 
 
+def _deliver(deferred: Deferred[EventRun], result: EventRun) -> None:
+    if not deferred.called:  # cancelled while its delivery waited: delivered then
+        deferred.callback(result)
+
+
 def _cancel_run(run: RunCore) -> Callable[[Deferred[EventRun]], None]:
     def cancel(deferred: Deferred[EventRun]) -> None:
         run.cancel_requested = True
         run.inputs.cancel()
-        if run.status is None and not deferred.called:
-            # Cancelled from inside one of the run's own handlers: automat holds
-            # the input until the machine's current step is over, and Twisted
-            # would fail the Deferred with CancelledError meanwhile.  Deliver
-            # the cancelled run now; no further handler is called, and its
-            # outcomes are complete once the held input has ended the run.
-            deferred.callback(run.result("cancelled"))
+        if not deferred.called:
+            # Twisted would fail the Deferred with CancelledError: deliver the
+            # run now instead.  Either it was cancelled from inside one of its
+            # own handlers (automat holds the input until the machine's current
+            # step is over: no further handler is called, and its outcomes are
+            # complete once the held input has ended the run), or it had ended
+            # and its delivery was waiting its turn (see _Host.run_ended).
+            deferred.callback(run.result(run.status or "cancelled"))
 
     return cancel
 
@@ -550,6 +569,8 @@ class _Host:
         self._prefix: Final = run_id_prefix
         self._ids: Final = itertools.count(1)
         self._pumping = 0
+        self._nesting = 0
+        self._soon: Final[deque[Callable[[], object]]] = deque()
 
     def attach(self, lifecycle: LifecycleInputs, core: LifecycleCore) -> None:
         self._lifecycle = lifecycle
@@ -604,14 +625,39 @@ class _Host:
         return run
 
     def pump(self) -> None:
-        """Carry out what the lifecycle machine decided, in order."""
-        actions = self._lifecycle_core.actions
-        self._pumping += 1
+        """Carry out what the lifecycle machine decided, in order, and deliver ended runs."""
+        self._loop(actions=True)
+
+    def _loop(self, *, actions: bool) -> None:
+        """Do what is due soon (:meth:`call_soon`), then (with *actions*) the actions.
+
+        What is due soon goes first: a run is delivered as soon as the stack
+        allows, before the next run begins.  Nested too deeply (see
+        :data:`_MAX_NESTING`), it does nothing: an enclosing loop does it all
+        once its current step has returned.
+        """
+        if self._nesting >= _MAX_NESTING:
+            return
+        soon = self._soon
+        queue = self._lifecycle_core.actions
+        self._nesting += 1
+        self._pumping += actions
         try:
-            while actions:
-                actions.popleft()()
+            while True:
+                if soon:
+                    soon.popleft()()
+                elif actions and queue:
+                    queue.popleft()()
+                else:
+                    break
         finally:
-            self._pumping -= 1
+            self._nesting -= 1
+            self._pumping -= actions
+
+    def call_soon(self, work: Callable[[], object]) -> None:
+        """Call *work* now, or, nested too deeply, once the stack has unwound a little."""
+        self._soon.append(work)
+        self._loop(actions=False)
 
     # -- LifecycleHost ----------------------------------------------------------------
 
@@ -657,6 +703,6 @@ class _Host:
     def run_ended(self, run: RunCore, result: EventRun) -> None:
         self._lifecycle.run_ended(run)
         if not run.deferred.called:  # cancelled while a transition was under way
-            run.deferred.callback(result)
-        if not self._pumping:
-            self.pump()
+            self._soon.append(functools.partial(_deliver, run.deferred, result))
+        # Inside a pump, the actions are left to it: the run's step ends first.
+        self._loop(actions=not self._pumping)
