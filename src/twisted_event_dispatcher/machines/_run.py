@@ -142,12 +142,15 @@ class RunCore:
     origin: RunOrigin | None = None
     generation: int = -1
     cancel_requested: bool = False
+    fired_at: float = 0.0
     started: float = 0.0
     status: RunStatus | None = None
     outcomes: list[HandlerOutcome | None] = field(default_factory=list)
     """The outcomes in call order; a call still pending holds its slot with None."""
     handed_out: list[HandlerOutcome] | None = None
     """The outcomes list of a result handed out before the run ended, to complete at its end."""
+    phase: PhaseRun | None = None
+    """The phase the run is in (or was in last, once it has ended); None before it begins."""
     deferred: Deferred[EventRun] = field(init=False)
     inputs: RunInputs = field(init=False)
 
@@ -452,7 +455,7 @@ def _enter_phase(index: int, from_state: str, input_name: str) -> Callable[..., 
     def enter(inputs: RunInputs, core: RunCore) -> PhaseRun:
         name = core.host.phases[index]
         _trace(core, from_state, input_name, phase_state_name(name), name)
-        phase = PhaseRun(index, name)
+        phase = core.phase = PhaseRun(index, name)
         if core.debug:
             core.log.debug("phase_entered", phase=name)
         _call_handlers(inputs, core, phase)

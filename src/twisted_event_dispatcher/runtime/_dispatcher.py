@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from numbers import Real
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, cast, final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
 
 from twisted.internet.defer import Deferred, fail, succeed
 from zope.interface import implementer
@@ -23,13 +23,13 @@ from twisted_event_dispatcher.exceptions import (
 from twisted_event_dispatcher.interfaces import IBackgroundUtility, IEventDispatcher
 from twisted_event_dispatcher.machines._lifecycle import LifecycleCore, make_lifecycle_machine
 from twisted_event_dispatcher.machines._run import CURRENT_CALL, RunCore, make_run_machine
-from twisted_event_dispatcher.runtime._records import CurrentCall, RunOrigin
+from twisted_event_dispatcher.runtime._records import CurrentCall, RunInFlight, RunOrigin
 from twisted_event_dispatcher.runtime._registry import RESERVED_KEYWORDS, Registration, Registry
 from twisted_event_dispatcher.runtime._threads import in_reactor_thread
 from twisted_event_dispatcher.tracing._logger import get_logger, is_debug_enabled
 
 if TYPE_CHECKING:
-    from twisted.internet.interfaces import IReactorTime
+    from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
     from twisted_event_dispatcher.machines._lifecycle import LifecycleInputs
     from twisted_event_dispatcher.runtime._records import EventRun, HandlerRegistration
@@ -53,6 +53,8 @@ run is delivered, from the innermost loop still below it, once the step under
 way has returned; so the stack stays bounded (about 20 frames a level), however
 deep the chain, as Twisted's own Deferred chaining does.
 """
+
+_T = TypeVar("_T")
 
 DEFAULT_PHASES: Final = ("before", "during", "after")
 """The phases a dispatcher has unless told otherwise, as Twisted's system events have."""
@@ -508,21 +510,83 @@ class EventDispatcher:
             self._host.pump()
 
     @in_reactor_thread
-    def stop(self) -> Deferred[None]:
+    def stop(self, timeout: float | None = None) -> Deferred[None]:
         """Stop dispatching.
 
         :attr:`running` is False at once, and no new run starts (but a run
         fired from inside a run still in flight does: it is part of that
         run's work).
 
+        Args:
+            timeout: Seconds, on the dispatcher's reactor clock, to wait for
+                the runs to end; None to wait as long as they take.  When it
+                runs out, every run still in flight or waiting for its serial
+                turn is cancelled (each ends ``cancelled``, with a
+                ``run_cancelled`` warning naming what it still waited for),
+                and the Deferred fires.  With several ``stop()`` calls
+                pending, the first timeout to run out ends them all.
+
         Returns:
             A Deferred that fires once every run in flight or waiting for its
-            serial turn has ended.
+            serial turn has ended.  The dispatcher can be started again then.
+
+        Raises:
+            TypeError: *timeout* is not a number.
+            ValueError: *timeout* is not positive and finite.
+
+        .. versionchanged:: 1.1
+           Added *timeout*.
         """
+        seconds = _positive_seconds("timeout", timeout)
         waiter: Deferred[None] = Deferred()
         self._lifecycle.stop(waiter)
         self._host.pump()
+        if seconds is not None and not waiter.called:
+            timer = self._host.clock.callLater(seconds, self._stop_timed_out, seconds)
+            waiter.addBoth(_cancel_timer, timer)
         return waiter
+
+    def _stop_timed_out(self, timeout: float) -> None:
+        self._lifecycle.stop_timed_out(timeout)
+        self._host.pump()
+
+    @in_reactor_thread
+    def runs_in_flight(self) -> list[RunInFlight]:
+        """Return a read-only record of every run that has not ended, for operators.
+
+        The runs under way come first, in the order they began (a child after
+        its parent), then those waiting: for their serial turn, then for
+        :meth:`start` (``when_stopped="queue"``).
+
+        .. versionadded:: 1.1
+        """
+        core = self._lifecycle_core
+        now = self._host.clock.seconds()
+        return [
+            _in_flight(run, now)
+            for run in itertools.chain(core.in_flight, core.backlog, core.parked)
+            if run.status is None
+        ]
+
+
+def _cancel_timer(result: _T, timer: IDelayedCall) -> _T:
+    if timer.active():
+        timer.cancel()
+    return result
+
+
+def _in_flight(run: RunCore, now: float) -> RunInFlight:
+    phase = run.phase
+    return RunInFlight(
+        run_id=run.run_id,
+        parent_run_id=run.parent_run_id,
+        event_type=type(run.event).__qualname__,
+        phase=None if phase is None else phase.name,
+        pending_handlers=()
+        if phase is None
+        else tuple((call.handler_id, call.name) for call in phase.pending),
+        age=now - run.fired_at,
+    )
 
 
 def _deliver(deferred: Deferred[EventRun], result: EventRun) -> None:
@@ -599,6 +663,7 @@ class _Host:
             log = get_logger().bind(run_id=run_id)
         debug = is_debug_enabled(log)
         run = RunCore(self, run_id, parent, event, details, log, debug, matches, origin)
+        run.fired_at = self.clock.seconds()
         run.generation = self.registry.generation
         run.inputs = self._machine(run)
         run.deferred = Deferred(_cancel_run(run))
@@ -694,6 +759,45 @@ class _Host:
         run.deferred.errback(
             QueueFull(f"cannot queue {run.event!r}: max_queued={limit} runs are waiting already")
         )
+
+    def cancel_for_stop(self, runs: list[RunCore], timeout: float) -> None:
+        now = self.clock.seconds()
+        records = [(run, _in_flight(run, now)) for run in runs if run.status is None]
+        get_logger().warning(
+            "stop_timed_out",
+            timeout=timeout,
+            count=len(records),
+            run_ids=[record.run_id for _, record in records],
+        )
+        reason = f"stop() timed out after {timeout} seconds"
+        for run, record in records:
+            run.log.warning(
+                "run_cancelled",
+                reason=reason,
+                phase=record.phase,
+                pending_handlers=[
+                    {"handler_id": handler_id, "handler_name": name}
+                    for handler_id, name in record.pending_handlers
+                ],
+                age=record.age,
+            )
+        # Parents first: cancelling one cancels the children its handlers await.
+        for run in runs:
+            if run.status is None:
+                self._cancel_for_stop(run)
+
+    def _cancel_for_stop(self, run: RunCore) -> None:
+        try:
+            run.deferred.cancel()
+        except Exception:  # the stop must end, whatever a canceller does
+            run.log.exception("run_cancel_failed", reason="stop() timed out")
+        if run.status is None:
+            # Its cancellation went wrong (a raising canceller): the stop must end
+            # all the same, so forget the run and deliver it as cancelled.
+            run.log.error("run_abandoned", reason="stop() timed out and cancelling it failed")
+            self._lifecycle.run_ended(run)
+            if not run.deferred.called:
+                run.deferred.callback(run.result("cancelled"))
 
     # -- RunHost ----------------------------------------------------------------------
 

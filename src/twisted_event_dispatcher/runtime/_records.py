@@ -12,7 +12,14 @@ from twisted_event_dispatcher.typing import HandlerId, OutcomeStatus, RunStatus
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
-__all__ = ["CurrentCall", "EventRun", "HandlerOutcome", "HandlerRegistration", "RunOrigin"]
+__all__ = [
+    "CurrentCall",
+    "EventRun",
+    "HandlerOutcome",
+    "HandlerRegistration",
+    "RunInFlight",
+    "RunOrigin",
+]
 
 
 @attrs.frozen
@@ -166,3 +173,32 @@ class EventRun:
     def failures(self) -> list[HandlerOutcome]:
         """The outcomes whose handler failed or timed out."""
         return [o for o in self.outcomes if o.status in _FAILED_STATUSES]
+
+
+@attrs.frozen
+class RunInFlight:
+    """A run that has not ended, as :meth:`EventDispatcher.runs_in_flight` lists it.
+
+    It names what the run waits for (never holding handlers or the event), so
+    an operator can tell what keeps a dispatcher from stopping.
+
+    .. versionadded:: 1.1
+    """
+
+    run_id: str
+    """The run's id; log records about it carry it too."""
+    parent_run_id: str | None
+    """The run whose handler fired this one, or None for a top-level run."""
+    event_type: str
+    """The qualified name of the fired event's type."""
+    phase: str | None
+    """The phase the run is in; None while it waits (for its serial turn, or for ``start()``)."""
+    pending_handlers: tuple[tuple[HandlerId, str], ...]
+    """The ``(handler id, handler name)`` of each call still pending, in call order."""
+    age: float
+    """Seconds since the run was fired, read off the dispatcher's reactor clock."""
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the run has not begun yet."""
+        return self.phase is None
