@@ -9,6 +9,7 @@ the limit of a chain.
 
 from __future__ import annotations
 
+import contextvars
 import sys
 from typing import Any
 
@@ -87,6 +88,22 @@ class DeepChainTests(TestCase):
         assert len(ended) == DEPTH
         assert (run.status, run.outcomes[0].result) == ("completed", "leaf")
         self.successResultOf(dispatcher.stop())
+
+    def test_context_is_carried_down_the_chain(self) -> None:
+        """Each handler of a 300-level chain sees the context variables its parent set."""
+        dispatcher, _ = started()
+        level_var: contextvars.ContextVar[int] = contextvars.ContextVar("level")
+        seen: list[tuple[int, int | None]] = []
+
+        async def level(event: int) -> None:
+            seen.append((event, level_var.get(None)))
+            level_var.set(event)
+            if event < DEPTH:
+                await dispatcher.fire_event(event + 1)
+
+        add(dispatcher, level, "during", use_weakref=False)
+        self.successResultOf(fire(dispatcher, 0))
+        assert seen == [(0, None)] + [(n, n - 1) for n in range(1, DEPTH + 1)]
 
     def test_chain_of_deferred_handlers(self) -> None:
         """A 300-level chain of handlers returning their child's Deferred completes."""

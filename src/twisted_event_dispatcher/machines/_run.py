@@ -151,6 +151,8 @@ class RunCore:
     """The outcomes list of a result handed out before the run ended, to complete at its end."""
     phase: PhaseRun | None = None
     """The phase the run is in (or was in last, once it has ended); None before it begins."""
+    context: contextvars.Context | None = None
+    """The context it was fired in, kept when the stack was too deep to begin it in place."""
     deferred: Deferred[EventRun] = field(init=False)
     inputs: RunInputs = field(init=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import itertools
 import math
@@ -664,6 +665,10 @@ class _Host:
         debug = is_debug_enabled(log)
         run = RunCore(self, run_id, parent, event, details, log, debug, matches, origin)
         run.fired_at = self.clock.seconds()
+        if self._nesting >= _MAX_NESTING:
+            # Too deep to begin inside fire_event: it begins from an enclosing
+            # loop, in the context of the handler that fired it all the same.
+            run.context = contextvars.copy_context()
         run.generation = self.registry.generation
         run.inputs = self._machine(run)
         run.deferred = Deferred(_cancel_run(run))
@@ -735,7 +740,10 @@ class _Host:
         run.started = self.clock.seconds()
         if run.debug:
             run.log.debug("run_started")
-        run.inputs.begin()
+        if run.context is None:
+            run.inputs.begin()
+        else:
+            run.context.run(run.inputs.begin)
 
     def drop(self, run: RunCore) -> None:
         if run.status is None:
