@@ -29,7 +29,13 @@ Keep it to remove the handler later; do not compute with it.
 """
 
 HandlerResult: TypeAlias = "Deferred[Any] | Awaitable[Any] | Any"
-"""What a handler may return: a plain value, a Deferred, or a coroutine."""
+"""What a handler may return: a plain value, a Deferred, or an awaitable.
+
+Awaitables are coroutines (native, or any other :class:`collections.abc.Coroutine`,
+such as Cython's) and objects with ``__await__``; the run waits for them, and
+for Deferreds.  What they await must be Deferreds, as in any coroutine Twisted
+runs.
+"""
 
 Handler: TypeAlias = Callable[[Any], Any]
 """A handler: called with the fired event, returns a :data:`HandlerResult`."""

@@ -58,10 +58,11 @@ class ReentrantCancelTests(TestCase):
         recorder.pending["gate"][0].callback(None)
         run = self.successResultOf(runs[0])
         assert run.status == "cancelled"
+        # In call order: slow was called before the handler that cancelled the run.
         assert _statuses(run) == [
             ("gate", "succeeded"),
-            ("cancel_then_settle", "succeeded"),
             ("slow", "cancelled"),
+            ("cancel_then_settle", "succeeded"),
         ]
         self.successResultOf(dispatcher.stop())
 
@@ -84,8 +85,8 @@ class ReentrantCancelTests(TestCase):
         assert run.status == "cancelled"
         assert _statuses(run) == [
             ("gate", "succeeded"),
-            ("settle_then_cancel", "succeeded"),
             ("slow", "succeeded"),
+            ("settle_then_cancel", "succeeded"),
         ]
         self.successResultOf(dispatcher.stop())
 
@@ -140,7 +141,7 @@ def test_pending_result_settled_by_a_later_handler() -> None:
     [run] = results
     assert run.status == "completed"
     assert [(o.handler_name.rsplit(".", 1)[-1], o.result) for o in run.outcomes] == [
-        ("settle_earlier", None),
         ("first", "from a neighbour"),
+        ("settle_earlier", None),
         ("after", None),
     ]

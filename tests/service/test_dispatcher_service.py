@@ -178,3 +178,52 @@ def test_twist_plugin_limits_bodies_and_logs_to_twisted(example_path: Path) -> N
     assert service.getServiceNamed("web").connections.wrappedFactory.max_body == 1024
     last = structlog.get_config()["processors"][-1]
     assert last.__name__ == "emit_to_twisted_logger"
+
+
+def test_stop_is_bounded_by_default() -> None:
+    """By default the service cancels runs still in flight 30 s into its stop: twistd exits."""
+    dispatcher = EventDispatcher(("kind",), reactor=Clock())
+    clock: Any = dispatcher.reactor
+    slow = Slow()
+    dispatcher.add_event_handler(slow, "during")
+    service = DispatcherService(dispatcher)
+    assert service.stop_timeout == 30.0
+    service.startService()
+    run = dispatcher.fire_event("e", kind="a")
+    stopped = service.stopService()
+    clock.advance(29.5)
+    assert not stopped.called
+    clock.advance(0.5)
+    assert result_of(stopped) is None
+    assert result_of(run).status == "cancelled"
+    service.startService()
+    assert dispatcher.running
+
+
+def test_stop_timeout_can_be_set_or_lifted() -> None:
+    """stop_timeout=None waits however long the runs take; a number bounds the wait."""
+    dispatcher, _, slow = make()
+    clock: Any = dispatcher.reactor
+    patient = DispatcherService(dispatcher, stop_timeout=None)
+    patient.startService()
+    run = dispatcher.fire_event("e", kind="a")
+    stopped = patient.stopService()
+    clock.advance(3600)
+    assert not stopped.called
+    slow.pending[0].callback(None)
+    assert result_of(stopped) is None
+    assert result_of(run).status == "completed"
+    hasty = DispatcherService(dispatcher, stop_timeout=2)
+    hasty.startService()
+    dispatcher.fire_event("e", kind="a")
+    stopped = hasty.stopService()
+    clock.advance(2)
+    assert result_of(stopped) is None
+
+
+@pytest.mark.parametrize(("value", "error"), [(0, ValueError), ("30", TypeError)])
+def test_bad_stop_timeout_is_refused(value: Any, error: type[Exception]) -> None:
+    """A stop_timeout that is not a positive number of seconds is refused, naming it."""
+    dispatcher = EventDispatcher(("kind",), reactor=Clock())
+    with pytest.raises(error, match="stop_timeout"):
+        DispatcherService(dispatcher, stop_timeout=value)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from queue import SimpleQueue
 from typing import Any, TypeVar, cast
 
 import crochet
@@ -268,3 +269,104 @@ def test_waiting_thread_is_released_when_the_reactor_stops() -> None:
     stopping = cast("Any", _StoppingReactor())
     with pytest.raises(RuntimeError, match="the reactor stopped before it could run"):
         call_in_reactor_thread(stopping, lambda: None)
+
+
+class _ThreadReactor:
+    """Just enough of a reactor that runs in a thread of its own, on a Clock's time."""
+
+    def __init__(self) -> None:
+        self.running = True
+        self.clock = Clock()
+        self._calls: SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = SimpleQueue()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (call := self._calls.get()) is not None:
+            function, args = call
+            function(*args)
+
+    def callFromThread(self, function: Callable[..., Any], *args: object) -> None:
+        """Run *function* in the reactor's thread, after the calls queued before it."""
+        self._calls.put((function, args))
+
+    def seconds(self) -> float:
+        """The Clock's time."""
+        return self.clock.seconds()
+
+    def callLater(self, delay: float, function: Callable[..., Any], *args: object) -> Any:
+        """Schedule *function* on the Clock."""
+        return self.clock.callLater(delay, function, *args)
+
+    def stop(self) -> None:
+        """Stop running, dropping whatever is queued, and wait for the thread to end."""
+        self.running = False
+        self._calls.put(None)
+        self.thread.join(timeout=10)
+
+
+implementer(IReactorCore, IReactorFromThreads)(_ThreadReactor)
+
+
+@pytest.fixture
+def thread_reactor(monkeypatch: pytest.MonkeyPatch) -> Iterator[_ThreadReactor]:
+    """A _ThreadReactor taken for the reactor thread, polled every 10 ms while waited for."""
+    monkeypatch.setattr("twisted_event_dispatcher.runtime._threads._POLL_SECONDS", 0.01)
+    thread_reactor = _ThreadReactor()
+    monkeypatch.setattr(threadable, "ioThread", thread_reactor.thread.ident)
+    yield thread_reactor
+    thread_reactor.stop()
+
+
+def test_dispatcher_and_event_can_be_match_keywords(thread_reactor: _ThreadReactor) -> None:
+    """fire_event_from_thread takes its dispatcher and event positionally only."""
+    dispatcher = EventDispatcher(("dispatcher", "kind"), reactor=cast("Any", thread_reactor))
+    seen: list[object] = []
+
+    def handler(event: object) -> None:
+        seen.append(event)
+
+    dispatcher.add_event_handler(handler, "during", dispatcher="main")
+    dispatcher.start()
+    run = fire_event_from_thread(dispatcher, "e", dispatcher="main", kind="k")
+    assert (run.status, run.details, seen) == (
+        "completed",
+        {"dispatcher": "main", "kind": "k"},
+        ["e"],
+    )
+    with pytest.raises(ValueError, match="not_allowed"):
+        fire_event_from_thread(dispatcher, "e", not_allowed=1)
+
+
+def test_waiting_thread_is_released_when_the_reactor_stops_mid_run(
+    thread_reactor: _ThreadReactor,
+) -> None:
+    """A thread waiting for a run gets a clear error if the reactor stops before the run ends."""
+    dispatcher = EventDispatcher(("kind",), reactor=cast("Any", thread_reactor))
+    called = threading.Event()
+    pending: list[Deferred[None]] = []
+
+    def handler(event: object) -> Deferred[None]:
+        called.set()
+        pending.append(Deferred())
+        return pending[-1]
+
+    dispatcher.add_event_handler(handler, "during")
+    dispatcher.start()
+    errors: list[BaseException] = []
+
+    def wait_for_the_run() -> None:
+        try:
+            fire_event_from_thread(dispatcher, "e")
+        except BaseException as error:  # noqa: BLE001 -- checked below
+            errors.append(error)
+
+    waiter = threading.Thread(target=wait_for_the_run, daemon=True)
+    waiter.start()
+    assert called.wait(timeout=10)
+    thread_reactor.stop()
+    waiter.join(timeout=10)
+    assert not waiter.is_alive()
+    [error] = errors
+    assert isinstance(error, RuntimeError)
+    assert str(error) == "the reactor stopped before the run this thread waited for had ended"

@@ -48,6 +48,9 @@ class LifecycleInputs(Protocol):
     def drained(self) -> None:
         """Feedback: while stopping, the last accepted run has finished."""
 
+    def stop_timed_out(self, timeout: float) -> None:
+        """The *timeout* given to ``stop()`` ran out: cancel every run the drain waits for."""
+
 
 class LifecycleHost(Protocol):
     """What the lifecycle machine asks the dispatcher to do with runs."""
@@ -64,6 +67,9 @@ class LifecycleHost(Protocol):
     def queue_full(self, run: RunCore, limit: int) -> None:
         """Fail *run*'s Deferred with :class:`QueueFull`."""
 
+    def cancel_for_stop(self, runs: list[RunCore], timeout: float) -> None:
+        """Cancel *runs*, which a ``stop()`` waited for longer than *timeout* seconds."""
+
 
 @dataclass(eq=False)
 class LifecycleCore:
@@ -77,8 +83,8 @@ class LifecycleCore:
     running: bool = False
     holder: RunCore | None = None
     """The top-level run holding the serial slot."""
-    in_flight: set[RunCore] = field(default_factory=set)
-    """Runs accepted to begin (children included) that have not ended yet."""
+    in_flight: dict[RunCore, None] = field(default_factory=dict)
+    """Runs accepted to begin (children included) that have not ended yet, in that order."""
     backlog: deque[RunCore] = field(default_factory=deque)
     """Runs accepted while running that wait for the serial slot."""
     parked: deque[RunCore] = field(default_factory=deque)
@@ -95,10 +101,12 @@ class LifecycleCore:
 class _Stopping:
     """The data of the ``stopping`` state: who waits for the drain."""
 
-    __slots__ = ("waiters",)
+    __slots__ = ("timed_out", "waiters")
 
     def __init__(self, waiter: Deferred[None]) -> None:
         self.waiters: Final = [waiter]
+        self.timed_out = False
+        """Whether a stop() timeout ran out: children of runs draining are no longer welcome."""
 
 
 def _trace(core: LifecycleCore, from_state: str, input_name: str, to_state: str) -> None:
@@ -130,12 +138,14 @@ def _accept(core: LifecycleCore, run: RunCore) -> None:
 
 
 def _begin(core: LifecycleCore, run: RunCore) -> None:
-    core.in_flight.add(run)
+    core.in_flight[run] = None
     core.actions.append(functools.partial(core.host.begin, run))
 
 
-def _not_running(core: LifecycleCore, run: RunCore, state: str) -> None:
-    if _is_child(core, run):
+def _not_running(
+    core: LifecycleCore, run: RunCore, state: str, *, children_welcome: bool = True
+) -> None:
+    if children_welcome and _is_child(core, run):
         # A run fired from inside a run that is still draining is part of that
         # run's work; refusing it could leave its parent waiting forever.
         _begin(core, run)
@@ -153,7 +163,7 @@ def _not_running(core: LifecycleCore, run: RunCore, state: str) -> None:
 def _ended(core: LifecycleCore, run: RunCore) -> None:
     """Forget *run* wherever it is: in flight, holding the serial slot, or still waiting."""
     if run in core.in_flight:
-        core.in_flight.remove(run)
+        del core.in_flight[run]
     else:  # cancelled before its turn came
         for queue in (core.backlog, core.parked):
             if run in queue:
@@ -168,6 +178,10 @@ def _ended(core: LifecycleCore, run: RunCore) -> None:
 def _drain_if_idle(inputs: LifecycleInputs, core: LifecycleCore) -> None:
     if not core.in_flight and not core.backlog:
         inputs.drained()
+
+
+def _late_timeout(inputs: LifecycleInputs, core: LifecycleCore, timeout: float) -> None:
+    """The stop() the timeout bounded has drained already: there is nothing to cancel."""
 
 
 @functools.cache
@@ -206,6 +220,8 @@ def make_lifecycle_machine() -> TypeMachine[LifecycleInputs, LifecycleCore]:
     def ended_stopped(inputs: LifecycleInputs, core: LifecycleCore, run: RunCore) -> None:
         _ended(core, run)
 
+    stopped.upon(LifecycleInputs.stop_timed_out).loop()(_late_timeout)
+
     # -- running ----------------------------------------------------------------------
     @running.upon(LifecycleInputs.start).loop()
     def start_running(inputs: LifecycleInputs, core: LifecycleCore) -> None:
@@ -218,6 +234,8 @@ def make_lifecycle_machine() -> TypeMachine[LifecycleInputs, LifecycleCore]:
     @running.upon(LifecycleInputs.run_ended).loop()
     def ended_running(inputs: LifecycleInputs, core: LifecycleCore, run: RunCore) -> None:
         _ended(core, run)
+
+    running.upon(LifecycleInputs.stop_timed_out).loop()(_late_timeout)
 
     @running.upon(LifecycleInputs.stop).to(stopping)
     def stop_running(inputs: LifecycleInputs, core: LifecycleCore, waiter: Deferred[None]) -> None:
@@ -243,7 +261,19 @@ def make_lifecycle_machine() -> TypeMachine[LifecycleInputs, LifecycleCore]:
     def submit_stopping(
         inputs: LifecycleInputs, core: LifecycleCore, data: _Stopping, run: RunCore
     ) -> None:
-        _not_running(core, run, "stopping")
+        # Once the timeout has run out, a child fired by a run being cancelled
+        # (from an except clause, say) is not part of the drain: the stop must end.
+        _not_running(core, run, "stopping", children_welcome=not data.timed_out)
+
+    @stopping.upon(LifecycleInputs.stop_timed_out).loop()
+    def timed_out(
+        inputs: LifecycleInputs, core: LifecycleCore, data: _Stopping, timeout: float
+    ) -> None:
+        _trace(core, "stopping", "stop_timed_out", "stopping")
+        data.timed_out = True
+        runs = [*core.in_flight, *core.backlog]
+        if runs:
+            core.actions.append(functools.partial(core.host.cancel_for_stop, runs, timeout))
 
     @stopping.upon(LifecycleInputs.run_ended).loop()
     def ended_stopping(

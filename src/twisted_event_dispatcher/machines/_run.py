@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any, Final, Protocol, final
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast, final
 
 from automat import TypeMachine, TypeMachineBuilder
 from twisted.internet.defer import CancelledError, Deferred
@@ -114,6 +114,15 @@ class RunHost(Protocol):
     def exhaust(self, reg: Registration) -> None:
         """Remove *reg*, which is being given its last call."""
 
+    def call_soon(self, work: Callable[[], object]) -> None:
+        """Call *work* now, or, when the stack is deep already, once it has unwound a little.
+
+        Work that may start more work of the same kind (cancelling a handler's
+        Deferred cancels the child run it awaits, which cancels its handler's
+        Deferred...) goes through it, so a chain of any depth never exhausts
+        the stack.
+        """
+
     def run_ended(self, core: RunCore, result: EventRun) -> None:
         """*core* has reached an end state: do the bookkeeping and deliver *result*."""
 
@@ -133,9 +142,17 @@ class RunCore:
     origin: RunOrigin | None = None
     generation: int = -1
     cancel_requested: bool = False
+    fired_at: float = 0.0
     started: float = 0.0
     status: RunStatus | None = None
-    outcomes: list[HandlerOutcome] = field(default_factory=list)
+    outcomes: list[HandlerOutcome | None] = field(default_factory=list)
+    """The outcomes in call order; a call still pending holds its slot with None."""
+    handed_out: list[HandlerOutcome] | None = None
+    """The outcomes list of a result handed out before the run ended, to complete at its end."""
+    phase: PhaseRun | None = None
+    """The phase the run is in (or was in last, once it has ended); None before it begins."""
+    context: contextvars.Context | None = None
+    """The context it was fired in, kept when the stack was too deep to begin it in place."""
     deferred: Deferred[EventRun] = field(init=False)
     inputs: RunInputs = field(init=False)
 
@@ -149,17 +166,23 @@ class RunCore:
     def result(self, status: RunStatus) -> EventRun:
         """Return the :class:`EventRun` this run delivers when it ends with *status*.
 
-        Its ``outcomes`` is the run's own list of outcomes, so a result handed
-        out early (see the canceller in the dispatcher) is complete once the
-        run has ended.
+        Once the run has ended, its ``outcomes`` is the run's own list.  A
+        result handed out before (see the canceller in the dispatcher) gets the
+        outcomes so far, in a list the run completes when it ends.
         """
+        if self.status is None:
+            outcomes = [outcome for outcome in self.outcomes if outcome is not None]
+            self.handed_out = outcomes
+        else:
+            # Every call has settled, or was cancelled, by the time the run ends.
+            outcomes = cast("list[HandlerOutcome]", self.outcomes)
         return EventRun(
             run_id=self.run_id,
             parent_run_id=self.parent_run_id,
             event=self.event,
             details=self.details,
             status=status,
-            outcomes=self.outcomes,
+            outcomes=outcomes,
             origin=self.origin,
         )
 
@@ -184,9 +207,23 @@ _DONE: Final = 2
 
 @final
 class PendingCall:
-    """One handler call whose result is a Deferred; its callbacks report the settlement."""
+    """One handler call whose result is a Deferred; its callbacks report the settlement.
 
-    __slots__ = ("core", "deferred", "handler_id", "name", "outcome", "phase", "started", "state")
+    While it waits, its outcome's place in :attr:`RunCore.outcomes` (call
+    order) is held at index :attr:`slot`.
+    """
+
+    __slots__ = (
+        "core",
+        "deferred",
+        "handler_id",
+        "name",
+        "outcome",
+        "phase",
+        "slot",
+        "started",
+        "state",
+    )
 
     def __init__(self, core: RunCore, reg: Registration, started: float) -> None:
         self.core: Final = core
@@ -197,6 +234,7 @@ class PendingCall:
         self.state = _CALLING
         self.outcome: HandlerOutcome | None = None
         self.deferred: Deferred[Any] | None = None
+        self.slot = -1
 
     def succeeded(self, result: object) -> None:
         """Callback of the handler's Deferred."""
@@ -217,6 +255,7 @@ class PendingCall:
         return result
 
     def _settle(self, status: OutcomeStatus, result: object, failure: Failure | None) -> None:
+        now = self.core.host.clock.seconds()
         outcome = HandlerOutcome(
             self.handler_id,
             self.name,
@@ -224,7 +263,8 @@ class PendingCall:
             status,
             result,
             failure,
-            self.core.host.clock.seconds() - self.started,
+            now - self.started,
+            now,
         )
         if self.state == _WAITING:
             self.state = _DONE
@@ -233,6 +273,23 @@ class PendingCall:
             self.state = _DONE
             self.outcome = outcome
         # _DONE: the run was cancelled and has recorded this call already.
+
+
+def _awaited(awaitable: Awaitable[Any]) -> Deferred[Any]:
+    """Return a Deferred for an awaitable other than a native coroutine or a Deferred.
+
+    A :class:`collections.abc.Coroutine` that is not native (Cython compiles
+    ``async def`` to those) is driven as Twisted drives native ones; any other
+    object with ``__await__`` is awaited from a native coroutine.  Either way
+    what it awaits must be Deferreds, as in any coroutine that Twisted runs.
+    """
+    if isinstance(awaitable, Coroutine):
+        return Deferred.fromCoroutine(awaitable)
+    return Deferred.fromCoroutine(_await(awaitable))
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 def _log_success(core: RunCore, outcome: HandlerOutcome) -> None:
@@ -246,8 +303,11 @@ def _log_success(core: RunCore, outcome: HandlerOutcome) -> None:
     )
 
 
-def _record(core: RunCore, phase: PhaseRun, outcome: HandlerOutcome) -> None:
-    core.outcomes.append(outcome)
+def _record(core: RunCore, phase: PhaseRun, outcome: HandlerOutcome, slot: int = -1) -> None:
+    if slot < 0:
+        core.outcomes.append(outcome)
+    else:
+        core.outcomes[slot] = outcome
     status = outcome.status
     if status == "succeeded":
         if core.debug:
@@ -335,6 +395,12 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
             result = handler(event)
             if type(result) is CoroutineType:
                 result = Deferred.fromCoroutine(result)
+            elif (
+                result is not None
+                and hasattr(type(result), "__await__")
+                and not isinstance(result, Deferred)
+            ):
+                result = _awaited(result)
         except BaseException:  # noqa: BLE001 -- as Deferred does: a handler never breaks a run
             failure = Failure()
             now = seconds()
@@ -349,6 +415,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
                     None,
                     failure,
                     now - started,
+                    now,
                 ),
             )
             continue
@@ -365,6 +432,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
                 result,
                 None,
                 now - started,
+                now,
             )
             append(outcome)
             if debug:
@@ -380,6 +448,8 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
         else:
             call.state = _WAITING
             call.deferred = result
+            call.slot = len(core.outcomes)
+            append(None)
             phase.pending[call] = None
 
 
@@ -387,7 +457,7 @@ def _enter_phase(index: int, from_state: str, input_name: str) -> Callable[..., 
     def enter(inputs: RunInputs, core: RunCore) -> PhaseRun:
         name = core.host.phases[index]
         _trace(core, from_state, input_name, phase_state_name(name), name)
-        phase = PhaseRun(index, name)
+        phase = core.phase = PhaseRun(index, name)
         if core.debug:
             core.log.debug("phase_entered", phase=name)
         _call_handlers(inputs, core, phase)
@@ -402,6 +472,8 @@ def _enter_phase(index: int, from_state: str, input_name: str) -> Callable[..., 
 def _finish(core: RunCore, status: RunStatus) -> None:
     core.status = status
     run = core.result(status)
+    if core.handed_out is not None:
+        core.handed_out[:] = run.outcomes
     if status == "dropped":
         core.log.warning(
             "run_dropped",
@@ -429,7 +501,7 @@ def _settled_in(state_name: str) -> Callable[..., None]:
     ) -> None:
         _trace(core, state_name, "settle", state_name, phase.name)
         del phase.pending[call]
-        _record(core, phase, outcome)
+        _record(core, phase, outcome, call.slot)
         if not phase.pending:
             _phase_settled(inputs, core, phase)
 
@@ -452,16 +524,15 @@ def _cancel_in(state_name: str) -> Callable[..., None]:
         phase.pending.clear()
         for call in pending:
             call.state = _DONE
-            core.outcomes.append(
-                HandlerOutcome(
-                    call.handler_id,
-                    call.name,
-                    call.phase,
-                    "cancelled",
-                    None,
-                    Failure(CancelledError("the run was cancelled")),
-                    now - call.started,
-                )
+            core.outcomes[call.slot] = HandlerOutcome(
+                call.handler_id,
+                call.name,
+                call.phase,
+                "cancelled",
+                None,
+                Failure(CancelledError("the run was cancelled")),
+                now - call.started,
+                now,
             )
             if core.debug:
                 core.log.debug(
@@ -472,12 +543,18 @@ def _cancel_in(state_name: str) -> Callable[..., None]:
                     status="cancelled",
                     duration=now - call.started,
                 )
-        for call in pending:
-            assert call.deferred is not None  # noqa: S101 -- set when it started waiting
-            call.deferred.cancel()
+        # Cancelling them may cancel child runs, and theirs in turn: on a deep
+        # chain, this nests once per level, so it is done as the stack allows.
+        core.host.call_soon(functools.partial(_cancel_calls, pending))
         _finish(core, "cancelled")
 
     return cancel_pending
+
+
+def _cancel_calls(pending: list[PendingCall]) -> None:
+    for call in pending:
+        assert call.deferred is not None  # noqa: S101 -- set when it started waiting
+        call.deferred.cancel()
 
 
 def _end_from_waiting(input_name: str, status: RunStatus) -> Callable[..., None]:

@@ -12,6 +12,7 @@ from twisted_event_dispatcher.runtime._records import (
     EventRun,
     HandlerOutcome,
     HandlerRegistration,
+    RunInFlight,
     RunOrigin,
 )
 from twisted_event_dispatcher.runtime._service import DispatcherService
@@ -25,6 +26,7 @@ __all__ = [
     "EventRun",
     "HandlerOutcome",
     "HandlerRegistration",
+    "RunInFlight",
     "RunOrigin",
     "current_call",
     "fire_event_from_thread",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import itertools
 import math
 import secrets
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from numbers import Real
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, cast, final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
 
 from twisted.internet.defer import Deferred, fail, succeed
 from zope.interface import implementer
@@ -21,13 +24,13 @@ from twisted_event_dispatcher.exceptions import (
 from twisted_event_dispatcher.interfaces import IBackgroundUtility, IEventDispatcher
 from twisted_event_dispatcher.machines._lifecycle import LifecycleCore, make_lifecycle_machine
 from twisted_event_dispatcher.machines._run import CURRENT_CALL, RunCore, make_run_machine
-from twisted_event_dispatcher.runtime._records import CurrentCall, RunOrigin
+from twisted_event_dispatcher.runtime._records import CurrentCall, RunInFlight, RunOrigin
 from twisted_event_dispatcher.runtime._registry import RESERVED_KEYWORDS, Registration, Registry
 from twisted_event_dispatcher.runtime._threads import in_reactor_thread
 from twisted_event_dispatcher.tracing._logger import get_logger, is_debug_enabled
 
 if TYPE_CHECKING:
-    from twisted.internet.interfaces import IReactorTime
+    from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
     from twisted_event_dispatcher.machines._lifecycle import LifecycleInputs
     from twisted_event_dispatcher.runtime._records import EventRun, HandlerRegistration
@@ -40,6 +43,19 @@ if TYPE_CHECKING:
     )
 
 __all__ = ["DEFAULT_PHASES", "EventDispatcher", "current_call"]
+
+_MAX_NESTING: Final = 16
+"""How many of the dispatcher's loops (actions, deliveries) may nest on the stack.
+
+Each level of a chain of child runs nests one: a handler fires a child, whose
+handler fires a child...; and when the deepest run ends, each parent's handler
+resumes inside its child's delivery.  Past this depth a child begins, and a
+run is delivered, from the innermost loop still below it, once the step under
+way has returned; so the stack stays bounded (about 20 frames a level), however
+deep the chain, as Twisted's own Deferred chaining does.
+"""
+
+_T = TypeVar("_T")
 
 DEFAULT_PHASES: Final = ("before", "during", "after")
 """The phases a dispatcher has unless told otherwise, as Twisted's system events have."""
@@ -331,7 +347,9 @@ class EventDispatcher:
 
         Args:
             listen_fn: Called with the event.  It may return a plain value, a
-                Deferred, or a coroutine; the phase waits for the latter two.
+                Deferred, or an awaitable: a coroutine (native, or not, as
+                Cython's are) or any object with ``__await__``, awaiting
+                Deferreds.  The phase waits for Deferreds and awaitables.
             phase: One of :attr:`phases`.
             use_weakref: Hold *listen_fn* by a weak reference (a bound method:
                 a weak reference to its instance) and remove the registration
@@ -493,34 +511,102 @@ class EventDispatcher:
             self._host.pump()
 
     @in_reactor_thread
-    def stop(self) -> Deferred[None]:
+    def stop(self, timeout: float | None = None) -> Deferred[None]:
         """Stop dispatching.
 
         :attr:`running` is False at once, and no new run starts (but a run
         fired from inside a run still in flight does: it is part of that
         run's work).
 
+        Args:
+            timeout: Seconds, on the dispatcher's reactor clock, to wait for
+                the runs to end; None to wait as long as they take.  When it
+                runs out, every run still in flight or waiting for its serial
+                turn is cancelled (each ends ``cancelled``, with a
+                ``run_cancelled`` warning naming what it still waited for),
+                and the Deferred fires.  With several ``stop()`` calls
+                pending, the first timeout to run out ends them all.
+
         Returns:
             A Deferred that fires once every run in flight or waiting for its
-            serial turn has ended.
+            serial turn has ended.  The dispatcher can be started again then.
+
+        Raises:
+            TypeError: *timeout* is not a number.
+            ValueError: *timeout* is not positive and finite.
+
+        .. versionchanged:: 1.1
+           Added *timeout*.
         """
+        seconds = _positive_seconds("timeout", timeout)
         waiter: Deferred[None] = Deferred()
         self._lifecycle.stop(waiter)
         self._host.pump()
+        if seconds is not None and not waiter.called:
+            timer = self._host.clock.callLater(seconds, self._stop_timed_out, seconds)
+            waiter.addBoth(_cancel_timer, timer)
         return waiter
+
+    def _stop_timed_out(self, timeout: float) -> None:
+        self._lifecycle.stop_timed_out(timeout)
+        self._host.pump()
+
+    @in_reactor_thread
+    def runs_in_flight(self) -> list[RunInFlight]:
+        """Return a read-only record of every run that has not ended, for operators.
+
+        The runs under way come first, in the order they began (a child after
+        its parent), then those waiting: for their serial turn, then for
+        :meth:`start` (``when_stopped="queue"``).
+
+        .. versionadded:: 1.1
+        """
+        core = self._lifecycle_core
+        now = self._host.clock.seconds()
+        return [
+            _in_flight(run, now)
+            for run in itertools.chain(core.in_flight, core.backlog, core.parked)
+            if run.status is None
+        ]
+
+
+def _cancel_timer(result: _T, timer: IDelayedCall) -> _T:
+    if timer.active():
+        timer.cancel()
+    return result
+
+
+def _in_flight(run: RunCore, now: float) -> RunInFlight:
+    phase = run.phase
+    return RunInFlight(
+        run_id=run.run_id,
+        parent_run_id=run.parent_run_id,
+        event_type=type(run.event).__qualname__,
+        phase=None if phase is None else phase.name,
+        pending_handlers=()
+        if phase is None
+        else tuple((call.handler_id, call.name) for call in phase.pending),
+        age=now - run.fired_at,
+    )
+
+
+def _deliver(deferred: Deferred[EventRun], result: EventRun) -> None:
+    if not deferred.called:  # cancelled while its delivery waited: delivered then
+        deferred.callback(result)
 
 
 def _cancel_run(run: RunCore) -> Callable[[Deferred[EventRun]], None]:
     def cancel(deferred: Deferred[EventRun]) -> None:
         run.cancel_requested = True
         run.inputs.cancel()
-        if run.status is None and not deferred.called:
-            # Cancelled from inside one of the run's own handlers: automat holds
-            # the input until the machine's current step is over, and Twisted
-            # would fail the Deferred with CancelledError meanwhile.  Deliver
-            # the cancelled run now; no further handler is called, and its
-            # outcomes are complete once the held input has ended the run.
-            deferred.callback(run.result("cancelled"))
+        if not deferred.called:
+            # Twisted would fail the Deferred with CancelledError: deliver the
+            # run now instead.  Either it was cancelled from inside one of its
+            # own handlers (automat holds the input until the machine's current
+            # step is over: no further handler is called, and its outcomes are
+            # complete once the held input has ended the run), or it had ended
+            # and its delivery was waiting its turn (see _Host.run_ended).
+            deferred.callback(run.result(run.status or "cancelled"))
 
     return cancel
 
@@ -548,6 +634,8 @@ class _Host:
         self._prefix: Final = run_id_prefix
         self._ids: Final = itertools.count(1)
         self._pumping = 0
+        self._nesting = 0
+        self._soon: Final[deque[Callable[[], object]]] = deque()
 
     def attach(self, lifecycle: LifecycleInputs, core: LifecycleCore) -> None:
         self._lifecycle = lifecycle
@@ -576,6 +664,11 @@ class _Host:
             log = get_logger().bind(run_id=run_id)
         debug = is_debug_enabled(log)
         run = RunCore(self, run_id, parent, event, details, log, debug, matches, origin)
+        run.fired_at = self.clock.seconds()
+        if self._nesting >= _MAX_NESTING:
+            # Too deep to begin inside fire_event: it begins from an enclosing
+            # loop, in the context of the handler that fired it all the same.
+            run.context = contextvars.copy_context()
         run.generation = self.registry.generation
         run.inputs = self._machine(run)
         run.deferred = Deferred(_cancel_run(run))
@@ -602,14 +695,39 @@ class _Host:
         return run
 
     def pump(self) -> None:
-        """Carry out what the lifecycle machine decided, in order."""
-        actions = self._lifecycle_core.actions
-        self._pumping += 1
+        """Carry out what the lifecycle machine decided, in order, and deliver ended runs."""
+        self._loop(actions=True)
+
+    def _loop(self, *, actions: bool) -> None:
+        """Do what is due soon (:meth:`call_soon`), then (with *actions*) the actions.
+
+        What is due soon goes first: a run is delivered as soon as the stack
+        allows, before the next run begins.  Nested too deeply (see
+        :data:`_MAX_NESTING`), it does nothing: an enclosing loop does it all
+        once its current step has returned.
+        """
+        if self._nesting >= _MAX_NESTING:
+            return
+        soon = self._soon
+        queue = self._lifecycle_core.actions
+        self._nesting += 1
+        self._pumping += actions
         try:
-            while actions:
-                actions.popleft()()
+            while True:
+                if soon:
+                    soon.popleft()()
+                elif actions and queue:
+                    queue.popleft()()
+                else:
+                    break
         finally:
-            self._pumping -= 1
+            self._nesting -= 1
+            self._pumping -= actions
+
+    def call_soon(self, work: Callable[[], object]) -> None:
+        """Call *work* now, or, nested too deeply, once the stack has unwound a little."""
+        self._soon.append(work)
+        self._loop(actions=False)
 
     # -- LifecycleHost ----------------------------------------------------------------
 
@@ -622,7 +740,10 @@ class _Host:
         run.started = self.clock.seconds()
         if run.debug:
             run.log.debug("run_started")
-        run.inputs.begin()
+        if run.context is None:
+            run.inputs.begin()
+        else:
+            run.context.run(run.inputs.begin)
 
     def drop(self, run: RunCore) -> None:
         if run.status is None:
@@ -647,6 +768,45 @@ class _Host:
             QueueFull(f"cannot queue {run.event!r}: max_queued={limit} runs are waiting already")
         )
 
+    def cancel_for_stop(self, runs: list[RunCore], timeout: float) -> None:
+        now = self.clock.seconds()
+        records = [(run, _in_flight(run, now)) for run in runs if run.status is None]
+        get_logger().warning(
+            "stop_timed_out",
+            timeout=timeout,
+            count=len(records),
+            run_ids=[record.run_id for _, record in records],
+        )
+        reason = f"stop() timed out after {timeout} seconds"
+        for run, record in records:
+            run.log.warning(
+                "run_cancelled",
+                reason=reason,
+                phase=record.phase,
+                pending_handlers=[
+                    {"handler_id": handler_id, "handler_name": name}
+                    for handler_id, name in record.pending_handlers
+                ],
+                age=record.age,
+            )
+        # Parents first: cancelling one cancels the children its handlers await.
+        for run in runs:
+            if run.status is None:
+                self._cancel_for_stop(run)
+
+    def _cancel_for_stop(self, run: RunCore) -> None:
+        try:
+            run.deferred.cancel()
+        except Exception:  # the stop must end, whatever a canceller does
+            run.log.exception("run_cancel_failed", reason="stop() timed out")
+        if run.status is None:
+            # Its cancellation went wrong (a raising canceller): the stop must end
+            # all the same, so forget the run and deliver it as cancelled.
+            run.log.error("run_abandoned", reason="stop() timed out and cancelling it failed")
+            self._lifecycle.run_ended(run)
+            if not run.deferred.called:
+                run.deferred.callback(run.result("cancelled"))
+
     # -- RunHost ----------------------------------------------------------------------
 
     def exhaust(self, reg: Registration) -> None:
@@ -655,6 +815,6 @@ class _Host:
     def run_ended(self, run: RunCore, result: EventRun) -> None:
         self._lifecycle.run_ended(run)
         if not run.deferred.called:  # cancelled while a transition was under way
-            run.deferred.callback(result)
-        if not self._pumping:
-            self.pump()
+            self._soon.append(functools.partial(_deliver, run.deferred, result))
+        # Inside a pump, the actions are left to it: the run's step ends first.
+        self._loop(actions=not self._pumping)

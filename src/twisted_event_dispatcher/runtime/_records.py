@@ -12,7 +12,14 @@ from twisted_event_dispatcher.typing import HandlerId, OutcomeStatus, RunStatus
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
-__all__ = ["CurrentCall", "EventRun", "HandlerOutcome", "HandlerRegistration", "RunOrigin"]
+__all__ = [
+    "CurrentCall",
+    "EventRun",
+    "HandlerOutcome",
+    "HandlerRegistration",
+    "RunInFlight",
+    "RunOrigin",
+]
 
 
 @attrs.frozen
@@ -55,6 +62,8 @@ class HandlerOutcome(NamedTuple):
     """How one handler call ended.
 
     .. versionadded:: 1.0
+    .. versionchanged:: 1.1
+       Added :attr:`settled_at`.
     """
 
     handler_id: HandlerId
@@ -71,6 +80,12 @@ class HandlerOutcome(NamedTuple):
     """The failure, for ``failed``, ``timed_out`` and ``cancelled``; None otherwise."""
     duration: float
     """Seconds from the call to the settlement, read off the dispatcher's reactor clock."""
+    settled_at: float
+    """When the call settled, in seconds of the dispatcher's reactor clock.
+
+    :attr:`EventRun.outcomes` is in call order; sort it by this field for the
+    order the calls settled in.
+    """
 
 
 _FAILED_STATUSES = frozenset({"failed", "timed_out"})
@@ -141,7 +156,12 @@ class EventRun:
     status: RunStatus
     """``completed``, ``aborted``, ``cancelled`` or ``dropped``."""
     outcomes: list[HandlerOutcome]
-    """One outcome per handler call, in the order the handlers were called."""
+    """One outcome per handler call, in the order the handlers were called.
+
+    That is the order whatever order their results settled in, and whatever
+    way the run ended (cancelled, or with handlers timed out); sort by
+    :attr:`HandlerOutcome.settled_at` for the settle order.
+    """
     origin: RunOrigin | None = None
     """Where the run came from, when another process fired it
     (:meth:`EventDispatcher.fire_event_from`); None for a run fired here.
@@ -153,3 +173,32 @@ class EventRun:
     def failures(self) -> list[HandlerOutcome]:
         """The outcomes whose handler failed or timed out."""
         return [o for o in self.outcomes if o.status in _FAILED_STATUSES]
+
+
+@attrs.frozen
+class RunInFlight:
+    """A run that has not ended, as :meth:`EventDispatcher.runs_in_flight` lists it.
+
+    It names what the run waits for (never holding handlers or the event), so
+    an operator can tell what keeps a dispatcher from stopping.
+
+    .. versionadded:: 1.1
+    """
+
+    run_id: str
+    """The run's id; log records about it carry it too."""
+    parent_run_id: str | None
+    """The run whose handler fired this one, or None for a top-level run."""
+    event_type: str
+    """The qualified name of the fired event's type."""
+    phase: str | None
+    """The phase the run is in; None while it waits (for its serial turn, or for ``start()``)."""
+    pending_handlers: tuple[tuple[HandlerId, str], ...]
+    """The ``(handler id, handler name)`` of each call still pending, in call order."""
+    age: float
+    """Seconds since the run was fired, read off the dispatcher's reactor clock."""
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the run has not begun yet."""
+        return self.phase is None

@@ -16,6 +16,7 @@ has ended.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import sys
@@ -24,13 +25,11 @@ from threading import get_ident
 from typing import TYPE_CHECKING, Any, Concatenate, Final, ParamSpec, Protocol, TypeVar, cast
 
 from twisted.internet.interfaces import IReactorCore, IReactorFromThreads
-from twisted.internet.threads import blockingCallFromThread
 from twisted.python import threadable
+from twisted.python.failure import Failure
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from twisted.internet.defer import Deferred
 
     from twisted_event_dispatcher.runtime._dispatcher import EventDispatcher
     from twisted_event_dispatcher.runtime._records import EventRun
@@ -50,6 +49,7 @@ _POLL_SECONDS: Final = 0.5
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+_T = TypeVar("_T")
 
 
 class HasReactor(Protocol):
@@ -125,21 +125,28 @@ def call_in_reactor_thread(
             outcome.put((True, result))
 
     reactor.callFromThread(call)
-    while True:
-        try:
-            succeeded, value = outcome.get(timeout=_POLL_SECONDS)
-            break
-        except Empty:
-            # A reactor that stopped before running the call never will: say so
-            # rather than block this thread for good.
-            if not cast("IReactorCore", reactor).running:
-                raise RuntimeError(
-                    f"the reactor stopped before it could run {function.__qualname__} "
-                    "for this thread"
-                ) from None
+    succeeded, value = _wait(
+        reactor, outcome, f"it could run {function.__qualname__} for this thread"
+    )
     if succeeded:
         return cast("_R", value)
     raise value
+
+
+def _wait(reactor: object, outcome: SimpleQueue[_T], what: str) -> _T:
+    """Wait for what the reactor thread puts in *outcome*, as long as the reactor runs.
+
+    A reactor that stopped before it got to it never will: rather than block
+    this thread for good, raise :class:`RuntimeError` saying that it stopped
+    before *what*.
+    """
+    core = cast("IReactorCore", reactor)
+    while core.running:
+        with contextlib.suppress(Empty):
+            return outcome.get(timeout=_POLL_SECONDS)
+    with contextlib.suppress(Empty):  # one last look: it may have come as the reactor stopped
+        return outcome.get_nowait()
+    raise RuntimeError(f"the reactor stopped before {what}")
 
 
 def in_reactor_thread(
@@ -163,16 +170,17 @@ def in_reactor_thread(
     return hop
 
 
-def fire_event_from_thread(dispatcher: EventDispatcher, event: Any, **details: Any) -> EventRun:
+def fire_event_from_thread(dispatcher: EventDispatcher, event: Any, /, **details: Any) -> EventRun:
     """Fire *event* from a thread that is not the reactor's, and wait for the run to end.
 
-    It is :meth:`~twisted_event_dispatcher.EventDispatcher.fire_event` through
-    :func:`twisted.internet.threads.blockingCallFromThread`: the run happens
-    in the reactor thread, and this thread blocks until it has ended.
+    It is :meth:`~twisted_event_dispatcher.EventDispatcher.fire_event` called
+    in the reactor thread: the run happens there, and this thread blocks
+    until it has ended, or until the reactor stops.
 
     Args:
-        dispatcher: A dispatcher whose reactor is running in another thread.
-        event: Passed to every matching handler.
+        dispatcher: A dispatcher whose reactor is running in another thread
+            (positional only, so that ``dispatcher`` can be a match keyword).
+        event: Passed to every matching handler (positional only).
         **details: The keyword=value pairs handlers are matched on.
 
     Returns:
@@ -180,13 +188,18 @@ def fire_event_from_thread(dispatcher: EventDispatcher, event: Any, **details: A
 
     Raises:
         RuntimeError: It is called in the reactor thread (where it would
-            deadlock), or the dispatcher's reactor is not running or cannot
-            be called from threads (a :class:`~twisted.internet.task.Clock`).
+            deadlock), the dispatcher's reactor is not running or cannot
+            be called from threads (a :class:`~twisted.internet.task.Clock`),
+            or the reactor stopped before the run ended.
         Exception: Whatever ``fire_event`` raises or its Deferred fails
             with (:class:`ValueError` for an unknown keyword,
             :class:`~twisted_event_dispatcher.DispatcherNotRunning`, ...).
 
     .. versionadded:: 1.0
+    .. versionchanged:: 1.1
+       *dispatcher* and *event* are positional only; a reactor that stops
+       while the run is under way raises :class:`RuntimeError` instead of
+       blocking the caller for good.
     """
     reactor = dispatcher.reactor
     if not (IReactorCore.providedBy(reactor) and IReactorFromThreads.providedBy(reactor)):
@@ -204,12 +217,15 @@ def fire_event_from_thread(dispatcher: EventDispatcher, event: Any, **details: A
             "fire_event_from_thread was called in the reactor thread, where it would wait "
             "forever; call dispatcher.fire_event() and wait for its Deferred instead"
         )
-    # The copied context keeps a run fired from a handler's worker thread a child of it.
-    context = contextvars.copy_context()
+    ended: SimpleQueue[EventRun | Failure] = SimpleQueue()
 
-    def fire() -> Deferred[EventRun]:
-        return context.run(dispatcher.fire_event, event, **details)
+    def fire() -> None:
+        # call_in_reactor_thread runs this in a copy of this thread's context,
+        # which keeps a run fired from a handler's worker thread a child of it.
+        dispatcher.fire_event(event, **details).addBoth(ended.put)
 
-    blocking: Any = blockingCallFromThread  # its overloads confuse mypy's inference here
-    run: EventRun = blocking(reactor, fire)
-    return run
+    call_in_reactor_thread(cast("IReactorFromThreads", reactor), fire)
+    result = _wait(reactor, ended, "the run this thread waited for had ended")
+    if isinstance(result, Failure):
+        result.raiseException()
+    return result

@@ -120,6 +120,36 @@ _SPECS: Final = (
         "for the next start(): count says how many.",
     ),
     RecordSpec(
+        "stop_timed_out",
+        "warning",
+        ("timeout", "count", "run_ids"),
+        "The timeout given to stop() ran out: the count runs in run_ids, in flight or "
+        "waiting for their serial turn, are cancelled so that the stop ends.",
+    ),
+    RecordSpec(
+        "run_cancelled",
+        "warning",
+        (*_RUN, "reason", "phase", "pending_handlers", "age"),
+        "A stop() timeout cancels this run: phase is where it was (None if it had not "
+        "begun), pending_handlers the handler_id and handler_name of each call it still "
+        "waited for, age the seconds since it was fired.",
+    ),
+    RecordSpec(
+        "run_cancel_failed",
+        "error",
+        (*_RUN, "reason"),
+        "Cancelling the run raised (a handler Deferred's canceller did); the traceback "
+        "is under exception.",
+        ("exception",),
+    ),
+    RecordSpec(
+        "run_abandoned",
+        "error",
+        (*_RUN, "reason"),
+        "Cancelling the run for a stop() timeout did not end it: the dispatcher forgets it "
+        "and delivers it as cancelled, so that the stop ends.",
+    ),
+    RecordSpec(
         "handler_registered",
         "debug",
         (*_HANDLER, "match_spec", "max_calls", "weak"),
