@@ -22,6 +22,7 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted_event_dispatcher import current_call
 from twisted_event_dispatcher.cluster import (
     BrokerUnavailable,
+    ClusterService,
     EventCluster,
     RemoteOrigin,
     WorkQueue,
@@ -455,3 +456,39 @@ def test_amqps_through_tls(broker: Broker) -> None:
     assert isinstance(refused, BrokerUnavailable)
     failures = [r for r in logs if r["event"] == "cluster_connection_failed"]
     assert any("certificate verify failed" in r["reason"] for r in failures), failures
+
+
+def test_bounded_stop_cancels_what_never_ends(broker: Broker) -> None:
+    """A service's stop cancels a run that never ends once stop_timeout runs out."""
+    called: list[Any] = []
+
+    def never(event: Any) -> Deferred[None]:
+        called.append(event)
+        return Deferred()
+
+    async def scenario() -> list[str]:
+        a = make(broker, "a")
+        service = ClusterService(a, stop_timeout=0.3)
+        service.startService()
+        await a.add_event_handler(never, "during", kind="k")
+        await a.when_connected()
+        await a.fire_event("stuck", kind="k")
+        await until(lambda: called == ["stuck"])
+        stopping = service.stopService()
+        await stopping
+        return [run.run_id for run in a.dispatcher.runs_in_flight()]
+
+    with capture_logs() as logs:
+        assert in_reactor(scenario) == []
+    cancelled = [r for r in logs if r["event"] == "run_cancelled"]
+    assert len(cancelled) == 1
+    assert broker.messages(next(iter(q for q in broker.queues if ".node.a." in q))) == []
+
+
+def test_service_stop_timeout_is_checked() -> None:
+    """A stop timeout that is not a positive number of seconds is refused by value."""
+    cluster = EventCluster(URL, ("kind",), node_name="n", cluster_name="unused")
+    for bad in (0, -1, float("inf"), "5", True):
+        with pytest.raises(ValueError, match="stop_timeout must be a positive") as info:
+            ClusterService(cluster, stop_timeout=bad)  # type: ignore[arg-type]
+        assert repr(bad) in str(info.value)

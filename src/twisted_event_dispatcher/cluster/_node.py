@@ -664,8 +664,15 @@ class EventCluster:
         """Fire once the node is connected, its topology declared and its queues consumed."""
         return self._when_linked().addCallback(lambda _: None)
 
-    def stop(self) -> Deferred[None]:
+    def stop(self, timeout: float | None = None) -> Deferred[None]:
         """Stop consuming, drain the runs in flight, acknowledge them, then disconnect.
+
+        Args:
+            timeout: Seconds the runs in flight may take; when they run out,
+                the dispatcher cancels them (their messages are acknowledged
+                as cancelled runs: broadcast ones, or sent back to their work
+                queue), as :meth:`EventDispatcher.stop` does.  None waits for
+                ever.
 
         Every message the node has received (at most ``prefetch`` per queue)
         runs to its end and is acknowledged; the rest stay in the broker.
@@ -673,9 +680,9 @@ class EventCluster:
         Returns:
             A Deferred that fires once the node is disconnected.
         """
-        return Deferred.fromCoroutine(self._stop())
+        return Deferred.fromCoroutine(self._stop(timeout))
 
-    async def _stop(self) -> None:
+    async def _stop(self, timeout: float | None) -> None:
         service, self._service = self._service, None
         if service is None:
             return
@@ -683,7 +690,7 @@ class EventCluster:
         link = self._link
         if link is not None:
             await link.lock.run(self._stop_consuming, link)
-        await self.dispatcher.stop()
+        await self.dispatcher.stop(timeout)
         for publishing in list(self._publishing):
             await publishing.addErrback(lambda _: None)
         if link is not None and not link.lost:

@@ -27,13 +27,34 @@ class ClusterService(Service):
     Args:
         cluster: The node to start and stop.
         name: The service's name in its parent.
+        stop_timeout: Seconds the runs in flight may take when the service
+            stops; then they are cancelled, so ``twistd`` always exits.  None
+            waits for ever.
 
     .. versionadded:: 1.1
     """
 
-    def __init__(self, cluster: EventCluster, name: str | None = "event-cluster") -> None:
+    def __init__(
+        self,
+        cluster: EventCluster,
+        name: str | None = "event-cluster",
+        *,
+        stop_timeout: float | None = 30.0,
+    ) -> None:
         self.cluster = cluster
         """The node this service starts and stops."""
+        given: object = stop_timeout  # callers may pass anything
+        if given is not None and (
+            isinstance(given, bool)
+            or not isinstance(given, (int, float))
+            or not 0 < given < float("inf")
+        ):
+            raise ValueError(
+                f"stop_timeout must be a positive, finite number of seconds or None; "
+                f"got {stop_timeout!r}"
+            )
+        self.stop_timeout = stop_timeout
+        """Seconds the runs in flight may take when the service stops."""
         if name is not None:
             self.setName(name)  # type: ignore[no-untyped-call]  # Twisted's is unannotated
 
@@ -54,4 +75,4 @@ class ClusterService(Service):
             The node's stop Deferred.
         """
         super().stopService()  # type: ignore[no-untyped-call]
-        return self.cluster.stop()
+        return self.cluster.stop(self.stop_timeout)
