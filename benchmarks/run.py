@@ -1,9 +1,11 @@
 """Run the side-by-side benchmark: ``python benchmarks/run.py`` (or ``make bench``).
 
-Prints one table and writes it, with the targets and the machine's versions,
-to ``benchmarks/results.md``.  ``--smoke`` runs every row once with small
-sizes, to prove the benchmark still works (CI runs it); its figures mean
-nothing.
+Prints the tables and writes them, with the targets and the machine's
+versions, to ``benchmarks/results.md``.  ``--smoke`` runs every row once with
+small sizes, to prove the benchmark still works (CI runs it); its figures
+mean nothing.  The cluster rows (W8, W9) need RabbitMQ on 127.0.0.1:5672
+(``make rabbitmq``); ``--only cluster`` (or ``--only local``) measures one
+part and keeps the other part of the existing report.
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _cluster import (  # noqa: E402
+    FLOOR_OF,
+    FLOWS,
+    FULL_CLUSTER,
+    SMOKE_CLUSTER,
+    ClusterResults,
+    measure_cluster,
+    render_flows,
+    render_routing,
+)
 from _harness import Settings, format_ns, format_ratio, markdown_table  # noqa: E402
 from _peers import PEERS, available  # noqa: E402
 from _workloads import W7_CASES, Row, w1, w2, w3, w4, w4_uncached, w5, w6, w6_memory, w7  # noqa: E402
@@ -35,7 +47,11 @@ PACKAGES = (
     "psygnal",
     "PyDispatcher",
     "zope.event",
+    "pika",
 )
+
+CLUSTER_MARK = "<!-- cluster: `run.py --only cluster` rewrites from here to the notes -->"
+NOTES_MARK = "<!-- notes: from benchmarks/NOTES.md -->"
 
 
 @dataclass(frozen=True)
@@ -68,13 +84,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=21, help="samples per case (median)")
     parser.add_argument("--sample-ms", type=float, default=8.0, help="time per sample")
     parser.add_argument(
+        "--only",
+        choices=("local", "cluster"),
+        help="measure one part; keep the other part of the existing report",
+    )
+    parser.add_argument(
         "--output", type=Path, default=HERE / "results.md", help="where to write the report"
     )
     args = parser.parse_args(argv)
     settings = Settings(rounds=args.rounds, sample_ns=int(args.sample_ms * 1e6), smoke=args.smoke)
-    sizes = SMOKE if args.smoke else FULL
     started = time.perf_counter()
+    kept_local = kept_cluster = None
+    if args.only is not None:
+        try:
+            kept_local, kept_cluster = split_report(args.output.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            parser.error(f"--only {args.only} keeps the rest of {args.output}: {error}")
 
+    target_lines: list[str] = []
+    if args.only != "cluster":
+        local, local_targets = measure_local(settings, args, started)
+        target_lines += local_targets
+    else:
+        local = kept_local or ""
+    if args.only != "local":
+        cluster, cluster_targets = measure_cluster_part(settings)
+        target_lines += cluster_targets
+    else:
+        cluster = kept_cluster or ""
+    print()
+    print("\n".join(target_lines))
+    notes_file = HERE / "NOTES.md"
+    notes = notes_file.read_text(encoding="utf-8").strip() if notes_file.exists() else ""
+    report = f"{local.rstrip()}\n\n{CLUSTER_MARK}\n{cluster.strip()}\n\n{NOTES_MARK}\n{notes}"
+    args.output.write_text(report.rstrip() + "\n", encoding="utf-8")
+    elapsed = time.perf_counter() - started
+    print(f"\nwrote {args.output} ({elapsed:.0f} s)", file=sys.stderr)
+    return 0
+
+
+def split_report(text: str) -> tuple[str, str]:
+    """Return the local part and the cluster part of a report :func:`main` wrote."""
+    if CLUSTER_MARK not in text or NOTES_MARK not in text:
+        raise ValueError("it has no cluster and notes markers; run the whole benchmark once")
+    local, rest = text.split(CLUSTER_MARK, 1)
+    cluster, _notes = rest.split(NOTES_MARK, 1)
+    return local, cluster
+
+
+def measure_local(
+    settings: Settings, args: argparse.Namespace, started: float
+) -> tuple[str, list[str]]:
+    """Run W1 to W7; print their table; return their part of the report and target lines."""
+    sizes = SMOKE if settings.smoke else FULL
     rows: list[Row] = []
     for name, step in [
         ("W1", lambda: [w1(settings)]),
@@ -94,14 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     elapsed = time.perf_counter() - started
     table = render_table(rows)
-    targets = check_targets(rows, sizes)
-    target_lines = [
-        f"- {t.workload}: {t.claim}: **{'met' if t.met else 'missed'}** ({t.measured})"
-        for t in targets
-    ]
+    target_lines = _target_lines(check_targets(rows, sizes))
     print(table)
-    print()
-    print("\n".join(target_lines))
     report = render_report(
         table,
         target_lines=target_lines,
@@ -111,9 +167,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         tracing_how=tracing_how,
         smoke=settings.smoke,
     )
-    args.output.write_text(report, encoding="utf-8")
-    print(f"\nwrote {args.output} ({elapsed:.0f} s)", file=sys.stderr)
-    return 0
+    return report, target_lines
+
+
+def measure_cluster_part(settings: Settings) -> tuple[str, list[str]]:
+    """Run W8 and W9; print their tables; return their part of the report and target lines."""
+    results = measure_cluster(SMOKE_CLUSTER if settings.smoke else FULL_CLUSTER)
+    flows, routing = render_flows(results), render_routing(results)
+    target_lines = _target_lines(check_cluster_targets(results))
+    print(flows)
+    print()
+    print(routing)
+    report = render_cluster(results, flows, routing, target_lines, smoke=settings.smoke)
+    return report, target_lines
+
+
+def _target_lines(targets: list[Target]) -> list[str]:
+    return [
+        f"- {t.workload}: {t.claim}: **{'met' if t.met else 'missed'}** ({t.measured})"
+        for t in targets
+    ]
 
 
 def _by(rows: list[Row], workload: str, label_part: str = "") -> Row:
@@ -272,8 +345,6 @@ def render_report(
             versions.append(f"{name} {importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:  # noqa: PERF203 -- nine look-ups
             versions.append(f"{name} (not installed)")
-    notes_file = HERE / "NOTES.md"
-    notes = notes_file.read_text(encoding="utf-8").strip() if notes_file.exists() else ""
     parts = [
         "# Benchmark results",
         "",
@@ -353,8 +424,112 @@ def render_report(
     ]
     for row in rows:
         parts.extend(f"- {row.workload}: {note}" for note in row.notes)
-    if notes:
-        parts += ["", notes]
+    return "\n".join(parts) + "\n"
+
+
+P99_LIMIT = 0.020
+"""Seconds: the p99 latency the paced cluster runs must stay under."""
+
+
+def check_cluster_targets(results: ClusterResults) -> list[Target]:
+    targets = []
+    for kind, floor in FLOOR_OF.items():
+        ours, theirs = results.flow(kind, paced=False), results.flow(floor, paced=False)
+        ratio = theirs.rate / ours.rate
+        targets.append(
+            Target(
+                "W8",
+                f"{FLOWS[kind]} throughput within 2x of {FLOWS[floor]}",
+                ratio,
+                2.0,
+                f"{format_ratio(ratio)}: {ours.rate:,.0f}/s vs {theirs.rate:,.0f}/s",
+            )
+        )
+    rate = results.sizes.paced_rate
+    for kind in FLOOR_OF:
+        paced = results.flow(kind, paced=True)
+        targets.append(
+            Target(
+                "W8",
+                f"{FLOWS[kind]} p99 under {P99_LIMIT * 1e3:.0f} ms at {rate:,.0f} events/s",
+                paced.p99 / P99_LIMIT,
+                1.0,
+                f"p99 {format_ns(paced.p99 * 1e9)}, p50 {format_ns(paced.p50 * 1e9)}",
+            )
+        )
+    return targets
+
+
+def render_cluster(
+    results: ClusterResults, flows: str, routing: str, target_lines: list[str], *, smoke: bool
+) -> str:
+    sizes = results.sizes
+    try:
+        pika = importlib.metadata.version("pika")
+    except importlib.metadata.PackageNotFoundError:
+        pika = "(not installed)"
+    parts = [
+        "## Cluster: events across processes through RabbitMQ (W8, W9)",
+        "",
+        (
+            f"- RabbitMQ {results.server} on loopback, pika {pika}; {results.started}; "
+            f"load average {results.load:.1f} at the start on {os.cpu_count()} CPUs; "
+            f"took {results.elapsed:.0f} s"
+        ),
+        (
+            f"- W8: {sizes.events:,} events per case (`{{'n': i, 'sent': time.time()}}`, "
+            "JSON, one detail `kind='bench'`); node A fires and node B handles, each in its "
+            "own process and reactor (so each case starts two fresh processes); publisher "
+            f"confirms on, at most {sizes.window:,} unconfirmed; B acks once the run has "
+            f"ended; the median of {sizes.rounds} interleaved runs per case (by events/s, or "
+            "by p99 for the paced runs)."
+        ),
+        (
+            "- Latency: from just before `fire_event` in A (the time travels in the event) to "
+            "the end of the run in B (when the Deferred of B's dispatcher run fires, just "
+            "before the ack), both read with `time.time()` on this machine.  Events/s: the "
+            "events over the time from the first fire in A to the last run's end in B."
+        ),
+        (
+            "- pika alone, the floor: pika's Twisted adapter publishing with confirms "
+            "(mandatory, persistent, the same window) to a topic exchange with one binding, "
+            "and consuming with acks (prefetch 32, the node's default) from a queue of the "
+            "type the node uses: a durable quorum queue for a work queue, a classic one for "
+            "broadcast; no dispatcher, no headers."
+        ),
+        (
+            f"- W9: about {sizes.routing_seconds:g} s of confirmed publishes per publisher, at "
+            f"most {sizes.routing_window} unconfirmed, to an exchange where the specs (three "
+            "shapes over three keywords, all distinct) are bound to a queue no published event "
+            "matches, plus one binding every event matches; the node publishes with "
+            "`fire_event`, pika alone with the same routing key and headers.  Binding the "
+            "specs: one `queue.bind` at a time."
+        ),
+    ]
+    if smoke:
+        parts += [
+            "",
+            "**Smoke run: a few events and bindings; the figures mean nothing.**",
+        ]
+    parts += [
+        "",
+        "### W8: from fire_event in node A to the end of the run in node B",
+        "",
+        (
+            "vs pika alone: pika alone's events/s divided by the node's (above 1x the node is "
+            "slower); for the paced runs, the node's p99 divided by pika alone's."
+        ),
+        "",
+        flows,
+        "",
+        "### W9: routing with many bound specs (confirmed publishes/s)",
+        "",
+        routing,
+        "",
+        "### Targets (cluster)",
+        "",
+        *target_lines,
+    ]
     return "\n".join(parts) + "\n"
 
 
