@@ -366,7 +366,7 @@ def render_flows(results: ClusterResults) -> str:
 def render_routing(results: ClusterResults) -> str:
     rows = [
         [
-            f"W9 {cost.mode}, {cost.bindings:,} bound specs",
+            f"W9 {cost.mode}, {cost.bindings:,} bound spec{'' if cost.bindings == 1 else 's'}",
             f"{cost.node:,.0f}/s",
             f"{cost.pika:,.0f}/s",
             format_ratio(cost.pika / cost.node),

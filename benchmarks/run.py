@@ -517,7 +517,10 @@ def render_cluster(
         "",
         (
             "vs pika alone: pika alone's events/s divided by the node's (above 1x the node is "
-            "slower); for the paced runs, the node's p99 divided by pika alone's."
+            "slower); for the paced runs, the node's p99 divided by pika alone's.  A paced run "
+            "whose events/s falls short of the pace did not keep up: its events queued, and "
+            "its latency is mostly that queue.  CPU per event: each process's CPU time while "
+            "the events flowed, divided by the events (paced runs pay a wake-up per event)."
         ),
         "",
         flows,
