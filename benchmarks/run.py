@@ -5,7 +5,8 @@ versions, to ``benchmarks/results.md``.  ``--smoke`` runs every row once with
 small sizes, to prove the benchmark still works (CI runs it); its figures
 mean nothing.  The cluster rows (W8, W9) need RabbitMQ on 127.0.0.1:5672
 (``make rabbitmq``); ``--only cluster`` (or ``--only local``) measures one
-part and keeps the other part of the existing report.
+part and keeps the other part of the existing report; ``--only notes``
+measures nothing and copies ``NOTES.md`` into it again.
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sample-ms", type=float, default=8.0, help="time per sample")
     parser.add_argument(
         "--only",
-        choices=("local", "cluster"),
-        help="measure one part; keep the other part of the existing report",
+        choices=("local", "cluster", "notes"),
+        help="measure one part (or none); keep the rest of the existing report",
     )
     parser.add_argument(
         "--output", type=Path, default=HERE / "results.md", help="where to write the report"
@@ -102,18 +103,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--only {args.only} keeps the rest of {args.output}: {error}")
 
     target_lines: list[str] = []
-    if args.only != "cluster":
+    if args.only is None or args.only == "local":
         local, local_targets = measure_local(settings, args, started)
         target_lines += local_targets
     else:
         local = kept_local or ""
-    if args.only != "local":
+    if args.only is None or args.only == "cluster":
         cluster, cluster_targets = measure_cluster_part(settings)
         target_lines += cluster_targets
     else:
         cluster = kept_cluster or ""
-    print()
-    print("\n".join(target_lines))
+    if target_lines:
+        print()
+        print("\n".join(target_lines))
     notes_file = HERE / "NOTES.md"
     notes = notes_file.read_text(encoding="utf-8").strip() if notes_file.exists() else ""
     report = f"{local.rstrip()}\n\n{CLUSTER_MARK}\n{cluster.strip()}\n\n{NOTES_MARK}\n{notes}"
