@@ -223,7 +223,15 @@ def _flow(kind: str, n: int, rate: float | None, window: int, prefix: str) -> Fl
             work / "a.err",
         )
         try:
-            _finish(sender, f"node A ({kind})", work / "a.err", timeout + 30)
+            # A receiver that fails first would leave the sender waiting for it.
+            deadline = time.monotonic() + timeout + 30
+            while sender.poll() is None and time.monotonic() < deadline:
+                if receiver.poll() not in {None, 0}:
+                    _finish(receiver, f"node B ({kind})", work / "b.err", 0)
+                time.sleep(0.05)
+            _finish(
+                sender, f"node A ({kind})", work / "a.err", max(deadline - time.monotonic(), 0)
+            )
             _finish(receiver, f"node B ({kind})", work / "b.err", timeout)
             a = json.loads((work / "a.json").read_text(encoding="utf-8"))
             b = json.loads((work / "b.json").read_text(encoding="utf-8"))
