@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Final, Literal, TypeVar
 
 from hypothesis import strategies as st
@@ -20,8 +21,11 @@ __all__ = [
     "KEYWORDS",
     "MATCH_VALUES",
     "PHASE_NAMES",
+    "RAISABLE_DUNDERS",
     "ROUTING_VALUES",
+    "Boom",
     "HandlerPlan",
+    "HostileSpec",
     "RoutingCase",
     "brute_force_matches",
     "corrupt_traces",
@@ -29,10 +33,14 @@ __all__ = [
     "details_dicts",
     "equal_variants",
     "handler_plans",
+    "hostile_objects",
+    "hostile_specs",
     "keyword_names",
     "keyword_sets",
+    "make_hostile",
     "match_specs",
     "match_values",
+    "maybe_hostile",
     "phase_lists",
     "routing_cases",
     "spec_matches",
@@ -409,3 +417,116 @@ def corrupt_traces(draw: st.DrawFn) -> bytes:
         lines[at:at] = _chain(depth)
     ending = draw(st.sampled_from((b"\n", b"")))
     return b"\n".join(lines) + ending
+
+
+# -- hostile objects ----------------------------------------------------------------------
+#
+# Objects whose dunders raise, as user code may hand them to the dispatcher: as
+# arguments, events, detail and match values, handler callables and handler
+# exceptions.  The property test in tests/runtime/test_hostile.py throws them at
+# every public method.
+
+
+class Boom(Exception):
+    """What every hostile dunder raises: never a ValueError or TypeError, so none passes as one."""
+
+
+def _raise(*args: object) -> Any:
+    raise Boom("a hostile dunder was called")
+
+
+RAISABLE_DUNDERS: Final = (
+    "__repr__",
+    "__str__",
+    "__eq__",
+    "__hash__",
+    "__bool__",
+    "__len__",
+    "__iter__",
+    "__lt__",
+    "__float__",
+    "__getattr__",
+    "__module__",
+)
+"""The dunders a hostile object may have raise.
+
+``__getattr__`` raising stands for a raising ``__qualname__`` (and any other
+attribute looked up with a default): a class cannot hold a ``__qualname__``
+property, but a proxy's ``__getattr__`` answers for it.  ``__module__`` is a
+property that raises.
+"""
+
+HashMode = Literal["raises", "collides", "own"]
+
+
+@dataclass(frozen=True)
+class HostileSpec:
+    """How to build one hostile object."""
+
+    base: type
+    """``object``, ``str``, ``int``, ``list``, ``Fraction`` or ``Exception``."""
+    raising: frozenset[str]
+    """Which of :data:`RAISABLE_DUNDERS` raise."""
+    hash_mode: HashMode
+    """Whether ``__hash__`` raises, returns the hash of :attr:`value` (colliding with it), or
+    is the base's own; ``raises`` also in :attr:`raising` wins."""
+    value: Any
+    """What the base is built from; a detail or spec value it collides with."""
+
+
+_NAMESPACE_RAISERS: Final = frozenset(RAISABLE_DUNDERS) - {"__hash__", "__module__"}
+
+
+def make_hostile(spec: HostileSpec) -> Any:
+    """Build the object *spec* describes (a new class each time)."""
+    namespace: dict[str, Any] = dict.fromkeys(spec.raising & _NAMESPACE_RAISERS, _raise)
+    if "__module__" in spec.raising:
+        namespace["__module__"] = property(_raise)
+    if "__eq__" in spec.raising:
+        namespace["__ne__"] = _raise
+    if "__hash__" in spec.raising or spec.hash_mode == "raises":
+        namespace["__hash__"] = _raise
+    elif spec.hash_mode == "collides":
+        collide = hash(spec.value)
+        namespace["__hash__"] = lambda self: collide
+    else:
+        namespace["__hash__"] = spec.base.__hash__
+    cls = type(f"Hostile{spec.base.__name__.title()}", (spec.base,), namespace)
+    if spec.base is object:
+        return cls()
+    if spec.base is list:
+        return cls(spec.value if isinstance(spec.value, (list, tuple)) else [spec.value])
+    if spec.base is Exception:
+        return cls("hostile")
+    if spec.base is Fraction:
+        return cls(spec.value if isinstance(spec.value, int) else 2)
+    return cls(spec.value)
+
+
+def hostile_specs(
+    bases: Sequence[type] = (object,), values: Sequence[Any] = MATCH_VALUES
+) -> st.SearchStrategy[HostileSpec]:
+    """Return a strategy for the recipe of a hostile object of one of *bases*."""
+    return st.builds(
+        HostileSpec,
+        base=st.sampled_from(tuple(bases)),
+        raising=st.frozensets(st.sampled_from(RAISABLE_DUNDERS), min_size=1),
+        hash_mode=st.sampled_from(("raises", "collides", "own")),
+        value=st.sampled_from(tuple(values)),
+    )
+
+
+def hostile_objects(
+    bases: Sequence[type] = (object,), values: Sequence[Any] = MATCH_VALUES
+) -> st.SearchStrategy[Any]:
+    """Return a strategy for hostile objects of one of *bases*, built from one of *values*."""
+    return hostile_specs(bases, values).map(make_hostile)
+
+
+def maybe_hostile(
+    plain: st.SearchStrategy[Any],
+    bases: Sequence[type] = (object,),
+    values: Sequence[Any] = MATCH_VALUES,
+) -> st.SearchStrategy[Any]:
+    """Return a strategy for a plain value from *plain*, or a hostile object."""
+    return st.one_of(plain, hostile_objects(bases, values))
