@@ -12,19 +12,24 @@ import gc
 import logging
 import weakref
 from collections.abc import Callable, MutableMapping
+from fractions import Fraction
 from typing import Any
 
 import pytest
 import structlog
 from twisted.internet.defer import Deferred, succeed
 
-from strategies import Boom
+from strategies import Boom, HostileSpec, make_hostile
 from support import Recorder, TestCase, add, fire, result_of, started
 from twisted_event_dispatcher import (
+    DispatcherNotRunning,
     EventDispatcher,
+    EventRun,
     HandlerId,
     HandlerTimedOut,
+    UnknownHandlerError,
 )
+from twisted_event_dispatcher.testing import dispatcher_on_clock
 
 
 class Unprintable(Exception):
@@ -243,6 +248,53 @@ class _Sink:
         """Do nothing."""
 
 
+class RematchTests(TestCase):
+    """Item 2: a waiting run whose re-match raises ends, and frees its place."""
+
+    def _waiting_run(self, dispatcher: EventDispatcher) -> tuple[Deferred[EventRun], Recorder]:
+        recorder = Recorder()
+        add(dispatcher, recorder.deferred("gate"), "before", max_calls=1)
+        return fire(dispatcher, "gate"), recorder
+
+    def test_raising_eq_met_when_the_turn_comes(self) -> None:
+        """The run fails with a TypeError naming the value; later runs and stop() go on."""
+        dispatcher, _ = started("k")
+        with structlog.testing.capture_logs() as logs:
+            gate, recorder = self._waiting_run(dispatcher)
+            doomed = fire(dispatcher, "doomed", k=Incomparable())
+            later = fire(dispatcher, "later")
+            calls: list[Any] = []
+            strong(dispatcher, _counting(calls), "during", k=1)  # the registry changes meanwhile
+            stopped = dispatcher.stop()
+            recorder.pending["gate"][0].callback(None)
+        assert self.successResultOf(gate).status == "completed"
+        error = self.failureResultOf(doomed, TypeError).value
+        assert "k=<Incomparable>" in str(error)
+        assert error is not None
+        assert isinstance(error.__cause__, Boom)
+        assert self.successResultOf(later).status == "completed"
+        self.successResultOf(stopped)
+        assert calls == []
+        [rejected] = [log for log in logs if log["event"] == "run_rejected"]
+        assert rejected["exception_type"] == "TypeError"
+        assert "<Incomparable>" in rejected["exception_message"]
+
+    def test_raising_eq_met_on_start(self) -> None:
+        """A run queued while stopped that cannot be matched on start() fails; start() does not."""
+        dispatcher, _ = dispatcher_on_clock(("k",), start=False, when_stopped="queue")
+        doomed = fire(dispatcher, "doomed", k=Incomparable())
+        strong(dispatcher, _counting([]), "during", k=1)
+        calls: list[Any] = []
+        strong(dispatcher, _counting(calls), "during")
+        later = fire(dispatcher, "later")
+        with structlog.testing.capture_logs():
+            dispatcher.start()
+        self.failureResultOf(doomed, TypeError)
+        assert self.successResultOf(later).status == "completed"
+        assert calls == ["later"]
+        self.successResultOf(dispatcher.stop())
+
+
 class CancellerTests(TestCase):
     """Item 3: a handler Deferred whose canceller raises does not keep its run open."""
 
@@ -325,6 +377,163 @@ class CancellerTests(TestCase):
         cancelled.cancel()
         assert self.successResultOf(cancelled).status == "cancelled"
         assert clock.getDelayedCalls() == []
+
+
+class ValidationTests(TestCase):
+    """Item 5: inputs whose dunders raise get a ValueError or TypeError naming them."""
+
+    def test_constructor_arguments(self) -> None:
+        """Each constructor argument with raising dunders gives ValueError or TypeError."""
+        raising_iter = make_hostile(HostileSpec(list, frozenset({"__iter__"}), "own", ["a"]))
+        raising_len = make_hostile(HostileSpec(list, frozenset({"__len__"}), "own", ["a"]))
+        bad_float: Any = make_hostile(HostileSpec(Fraction, frozenset({"__float__"}), "own", 2))
+        bad_str = make_hostile(HostileSpec(str, frozenset({"__eq__", "__repr__"}), "own", "x"))
+        for keywords in (raising_iter, raising_len):
+            with pytest.raises(TypeError, match="iterating"):
+                EventDispatcher(keywords)
+        with pytest.raises(TypeError, match="iterating"):
+            EventDispatcher((), phases=raising_iter)
+        with pytest.raises(ValueError, match="unrepresentable"):
+            EventDispatcher((), ordering=bad_str)
+        with pytest.raises(ValueError, match="unrepresentable"):
+            EventDispatcher((), when_stopped=Unrepresentable())  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="float"):
+            EventDispatcher((), handler_timeout=bad_float)
+        with pytest.raises(ValueError, match="seconds"):
+            EventDispatcher((), handler_timeout=Fraction(10**400))  # type: ignore[arg-type]
+
+    def test_str_subclasses_are_read_as_plain_str(self) -> None:
+        """Names given as str subclasses whose dunders raise are accepted as the plain names."""
+        # Hashable, so that it can be a **kwargs key.
+        spec = frozenset({"__eq__", "__len__", "__repr__"})
+
+        def plain(text: str) -> Any:
+            return make_hostile(HostileSpec(str, spec, "own", text))
+
+        def unhashable(text: str) -> Any:
+            return make_hostile(HostileSpec(str, spec, "raises", text))
+
+        count = make_hostile(HostileSpec(int, frozenset({"__lt__", "__eq__"}), "own", 2))
+        dispatcher = EventDispatcher(
+            [unhashable("k")],
+            phases=[unhashable("before"), plain("after")],
+            ordering=plain("serial"),
+            max_queued=count,
+            reactor=dispatcher_on_clock(())[1],
+        )
+        dispatcher.add_match_spec_keyword(unhashable("j"))
+        assert dispatcher.phases == ("before", "after")
+        assert dispatcher.match_spec_keywords == ("k", "j")
+        assert [type(name) for name in (*dispatcher.phases, *dispatcher.match_spec_keywords)] == [
+            str
+        ] * 4
+        assert dispatcher.ordering == "serial"
+        # Python itself compares **kwargs keys with a function's parameter names:
+        # a key whose __eq__ raises cannot even be passed.  One that is merely
+        # odd is read as the plain name.
+        handler_id = strong(dispatcher, _counting([]), plain("before"), **{OddName("k"): 1})
+        [registration] = dispatcher.handlers()
+        assert type(registration.phase) is str
+        assert registration.match_spec == {"k": 1}
+        dispatcher.remove_match_spec_keyword(plain("j"))
+        dispatcher.start()
+        run = self.successResultOf(dispatcher.fire_event("e", **{OddName("k"): 1}))
+        assert run.outcomes
+        assert [type(key) for key in run.details] == [str]
+        assert dispatcher.matching_handlers(**{OddName("k"): 1})["before"][0].id == handler_id
+
+    def test_handler_callables(self) -> None:
+        """A callable whose __qualname__ and __module__ raise registers, named after its type."""
+        dispatcher, _ = started()
+        proxy = Proxy()
+        add(dispatcher, proxy, "during")
+        [registration] = dispatcher.handlers()
+        assert registration.handler_name == f"{__name__}.Proxy"
+        self.successResultOf(fire(dispatcher))
+        assert proxy.calls == 1
+        with pytest.raises(TypeError, match="unrepresentable"):
+            dispatcher.add_event_handler(Unrepresentable(), "during")  # type: ignore[arg-type]
+
+    def test_phases_and_keywords(self) -> None:
+        """A phase or keyword whose hash or eq raises is refused as unknown."""
+        dispatcher, _ = started("k")
+        colliding = make_hostile(HostileSpec(object, frozenset({"__eq__"}), "collides", "during"))
+        hostile: tuple[Any, ...] = (Unhashable(), colliding, Unrepresentable())
+        for phase in hostile:
+            with pytest.raises(ValueError, match="unknown phase"):
+                dispatcher.add_event_handler(_counting([]), phase)
+        for name in hostile:
+            with pytest.raises(ValueError, match="not an allowed match keyword"):
+                dispatcher.remove_match_spec_keyword(name)
+            with pytest.raises(ValueError, match="identifier"):
+                dispatcher.add_match_spec_keyword(name)
+        assert dispatcher.match_spec_keywords == ("k",)
+
+    def test_match_values(self) -> None:
+        """A spec or detail value whose hash raises, or eq raises on a collision, is named."""
+        dispatcher, _ = started("k")
+        calls: list[Any] = []
+        strong(dispatcher, _counting(calls), "during", k=1)
+        with pytest.raises(TypeError, match="<Unhashable>"):
+            dispatcher.add_event_handler(_counting([]), "during", k=Unhashable())
+        with pytest.raises(TypeError, match="<Incomparable>"):
+            dispatcher.add_event_handler(_counting([]), "during", k=Incomparable())
+        assert len(dispatcher.handlers()) == 1
+        for value in (Unhashable(), Incomparable()):
+            with pytest.raises(TypeError, match=repr(value)):
+                fire(dispatcher, "e", k=value)
+            with pytest.raises(TypeError, match=repr(value)):
+                dispatcher.matching_handlers(k=value)
+        self.successResultOf(fire(dispatcher, "e", k=1))
+        assert calls == ["e"]
+
+    def test_stopped_dispatcher_names_hostile_events(self) -> None:
+        """Firing an unprintable event while stopped fires its Deferred, for drop and error."""
+        dropping, _ = dispatcher_on_clock(("k",), start=False, when_stopped="drop")
+        refusing, _ = dispatcher_on_clock(("k",), start=False, when_stopped="error")
+        with structlog.testing.capture_logs() as logs:
+            dropped = self.successResultOf(
+                dropping.fire_event(Unrepresentable(), k=Unrepresentable())
+            )
+            failure = self.failureResultOf(
+                refusing.fire_event(Unrepresentable(), k=Unrepresentable()),
+                DispatcherNotRunning,
+            )
+        assert dropped.status == "dropped"
+        assert "<unrepresentable Unrepresentable object>" in str(failure.value)
+        [record] = [log for log in logs if log["event"] == "run_dropped"]
+        assert record["details"] == {"k": "<unrepresentable Unrepresentable object>"}
+
+    def test_handler_ids_compare_by_type(self) -> None:
+        """remove_event_handler(True) removes nothing, though True == 1."""
+        dispatcher, _ = started()
+        handler_id = strong(dispatcher, _counting([]), "during")
+        assert handler_id == 1
+        wrongs: tuple[Any, ...] = (True, 1.0, Unhashable(), Unrepresentable())
+        for wrong in wrongs:
+            self.failureResultOf(dispatcher.remove_event_handler(wrong), UnknownHandlerError)
+        assert [r.handler_id for r in dispatcher.handlers()] == [1]
+        self.successResultOf(dispatcher.remove_event_handler(handler_id))
+
+
+class CacheTests(TestCase):
+    """Item 6: what was not checked is never cached."""
+
+    def test_stale_rematch_is_not_cached(self) -> None:
+        """After a run re-matched with a removed keyword, that keyword is refused again."""
+        dispatcher, _ = started("k")
+        recorder = Recorder()
+        add(dispatcher, recorder.deferred("gate"), "before", max_calls=1)
+        gate = fire(dispatcher, "gate")
+        queued = fire(dispatcher, "queued", k=1)
+        dispatcher.remove_match_spec_keyword("k")
+        recorder.pending["gate"][0].callback(None)
+        self.successResultOf(gate)
+        assert self.successResultOf(queued).status == "completed"
+        with pytest.raises(ValueError, match="not an allowed match keyword"):
+            fire(dispatcher, "again", k=1)
+        with pytest.raises(ValueError, match="not an allowed match keyword"):
+            dispatcher.matching_handlers(k=1)
 
 
 class Chained:
