@@ -10,16 +10,41 @@ from __future__ import annotations
 import builtins
 import gc
 import logging
+import traceback
 import weakref
+from collections import Counter
 from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any
+from typing import Any, Final, NoReturn, cast
 
 import pytest
 import structlog
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock, deferLater
+from twisted.python.failure import Failure
 
-from strategies import Boom, HostileSpec, make_hostile
+from strategies import (
+    HOSTILE_KEYWORDS,
+    HOSTILE_PHASES,
+    Act,
+    AddHandler,
+    Boom,
+    Construct,
+    Fire,
+    HostileSpec,
+    HostileStep,
+    Keyword,
+    Match,
+    Rematch,
+    RemoveHandler,
+    build,
+    constructions,
+    hostile_steps,
+    make_hostile,
+)
 from support import Recorder, TestCase, add, fire, result_of, started
 from twisted_event_dispatcher import (
     DispatcherNotRunning,
@@ -27,9 +52,12 @@ from twisted_event_dispatcher import (
     EventRun,
     HandlerId,
     HandlerTimedOut,
+    QueueFull,
     UnknownHandlerError,
 )
-from twisted_event_dispatcher.testing import dispatcher_on_clock
+from twisted_event_dispatcher._safe import safe_str, type_name
+from twisted_event_dispatcher.testing import advance_until_fired, dispatcher_on_clock
+from twisted_event_dispatcher.typing import OnHandlerError, Ordering, WhenStopped
 
 
 class Unprintable(Exception):
@@ -190,6 +218,19 @@ class ExceptionMessageTests(TestCase):
             assert self.successResultOf(first).failures[0].status == "failed"
             recorder.pending["slow"][1].callback(None)
         assert self.successResultOf(second).status == "completed"
+        self.successResultOf(dispatcher.stop())
+
+    def test_exception_class_whose_module_is_no_str(self) -> None:
+        """An exception of a class whose __module__ is no str fails its handler, no more."""
+        odd = make_hostile(HostileSpec(Exception, frozenset({"__module__"})))
+        dispatcher, _ = started()
+        late: Deferred[None] = Deferred()
+        strong(dispatcher, Recorder().failing("now", odd), "before")
+        strong(dispatcher, lambda event: late, "during")
+        with structlog.testing.capture_logs():
+            run = fire(dispatcher)
+            late.errback(odd)
+        assert [o.status for o in self.successResultOf(run).outcomes] == ["failed", "failed"]
         self.successResultOf(dispatcher.stop())
 
     def test_unconfigured_logging_renders_hostile_failures(self) -> None:
@@ -595,3 +636,348 @@ class ChainedFramesTests(TestCase):
             error = failure.failure.value
             assert error is not None
             assert error.__context__ is not None or name == "grouped"
+
+
+# -- the property: a clean ValueError/TypeError or success, and the dispatcher still works --
+
+_RUN_FAILURES: Final = (TypeError, ValueError, DispatcherNotRunning, QueueFull)
+"""What a run's Deferred may fail with: an unmatchable run, or the documented conditions."""
+
+
+def _throw(error: BaseException) -> NoReturn:
+    raise error
+
+
+def _hostile_error(spec: HostileSpec, *, chained: bool) -> BaseException:
+    """Return a new hostile exception; chained: one raised while handling another."""
+    if not chained:
+        error: BaseException = build(spec)
+        return error
+    try:
+        try:
+            _throw(build(spec))
+        except Exception:  # noqa: BLE001 -- the next one is chained to it
+            _throw(build(spec))
+    except Exception as chained_error:  # noqa: BLE001
+        return chained_error
+
+
+def _keep_result(result: object, results: dict[int, object], index: int) -> None:
+    results[index] = result  # a failure is consumed: it is checked below, not raised
+
+
+@dataclass
+class Options:
+    """The plain options of the dispatcher under test."""
+
+    ordering: Ordering
+    when_stopped: WhenStopped
+    on_handler_error: OnHandlerError
+    max_queued: int | None
+
+
+options = st.builds(
+    Options,
+    ordering=st.sampled_from(("serial", "concurrent")),
+    when_stopped=st.sampled_from(("drop", "queue", "error")),
+    on_handler_error=st.sampled_from(("continue", "abort")),
+    max_queued=st.one_of(st.none(), st.integers(2, 4)),
+)
+
+
+def _details(step: Fire | Match) -> dict[str, Any]:
+    details = dict(step.details)
+    if step.odd_value is not None:
+        details[step.odd_key] = build(step.odd_value)
+    return details
+
+
+class Harness:
+    """A dispatcher on a Clock with a probe handler, and the hostile steps applied to it."""
+
+    def __init__(self, test: TestCase, options: Options, construct: Construct | None) -> None:
+        self.test = test
+        self.clock = Clock()
+        self.dispatcher = self._build(options, construct)
+        self.first_phase = self.dispatcher.phases[0]
+        self.probe_calls: list[Any] = []
+        self.probe_id = self._register(self.probe_calls.append, self.first_phase)
+        self.gates: list[Deferred[None]] = []
+        self.gate_id = self._register(self._gate, self.first_phase, timeout=10_000, g="hold")
+        self.runs: list[Deferred[EventRun]] = []
+        self.results: dict[int, object] = {}
+        self.registered: list[HandlerId] = []
+        self.keep: list[Any] = []
+        self.stopping: Deferred[None] | None = None
+        self.dispatcher.start()
+
+    def _build(self, options: Options, construct: Construct | None) -> EventDispatcher:
+        arguments: dict[str, Any] = {
+            "allowed_match_spec_keywords": HOSTILE_KEYWORDS,
+            "phases": HOSTILE_PHASES,
+            "reactor": self.clock,
+            "ordering": options.ordering,
+            "when_stopped": options.when_stopped,
+            "on_handler_error": options.on_handler_error,
+            "max_queued": options.max_queued,
+            "handler_timeout": 3,
+        }
+        if construct is not None:
+            recipe = construct.recipe
+            if construct.elementwise:
+                names = arguments[construct.parameter]
+                value: Any = [build(replace(recipe, base=str, value=name)) for name in names]
+            else:
+                value = build(recipe)
+            built = self._call(EventDispatcher, **{**arguments, construct.parameter: value})
+            if built is not None:
+                return cast("EventDispatcher", built)
+        return EventDispatcher(**arguments)
+
+    def _register(self, handler: Callable[[Any], Any], phase: str, **options: Any) -> HandlerId:
+        return self.test.successResultOf(
+            self.dispatcher.add_event_handler(handler, phase, use_weakref=False, **options)
+        )
+
+    def _gate(self, event: Any) -> Deferred[None]:
+        self.gates.append(Deferred())
+        return self.gates[-1]
+
+    def _track(self, deferred: Deferred[EventRun]) -> None:
+        self.runs.append(deferred)
+        deferred.addBoth(_keep_result, self.results, len(self.runs) - 1)
+
+    @staticmethod
+    def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call *method*: it succeeds or raises a clean ValueError or TypeError (None then)."""
+        try:
+            result = method(*args, **kwargs)
+        except (ValueError, TypeError) as error:
+            refused: Exception | None = error
+            result = None
+        else:
+            refused = None
+        event(f"{method.__name__}: {'accepted' if refused is None else type(refused).__name__}")
+        assert refused is None or str(refused)  # a message, whatever the value's dunders do
+        return result
+
+    # -- the steps ----------------------------------------------------------------------
+
+    def step(self, step: HostileStep) -> None:
+        """Apply *step*."""
+        if isinstance(step, AddHandler):
+            self._add(step)
+        elif isinstance(step, RemoveHandler):
+            self._remove(step)
+        elif isinstance(step, Fire):
+            details = _details(step)
+            run = self._call(self.dispatcher.fire_event, build(step.event), **details)
+            if run is not None:
+                self._track(run)
+        elif isinstance(step, Match):
+            details = _details(step)
+            matches = self._call(self.dispatcher.matching_handlers, **details)
+            assert matches is None or list(matches) == list(self.dispatcher.phases)
+        elif isinstance(step, Rematch):
+            self._rematch(step)
+        elif isinstance(step, Keyword):
+            method = (
+                self.dispatcher.add_match_spec_keyword
+                if step.add
+                else self.dispatcher.remove_match_spec_keyword
+            )
+            self._call(method, build(step.name))
+        else:
+            self._act(step)
+
+    def _handler(self, step: AddHandler) -> Callable[[Any], Any]:
+        if step.kind == "hostile_callable":
+            made: Callable[[Any], Any] = build(replace(step.hostile, base=object))
+            return made
+        error = replace(step.hostile, base=Exception, callable=False)
+
+        def raising(event: Any) -> None:
+            raise _hostile_error(error, chained=step.chained)
+
+        handlers: dict[str, Callable[[Any], Any]] = {
+            "count": lambda event: None,
+            "raise": raising,
+            "fail_later": lambda event: deferLater(self.clock, 1, raising, event),
+            "stuck": lambda event: Deferred(_raising_canceller),
+            "hostile_result": lambda event: build(step.hostile),
+        }
+        return handlers[step.kind]
+
+    def _add(self, step: AddHandler) -> None:
+        handler = self._handler(step)
+        self.keep.append(handler)
+        arguments: dict[str, Any] = {
+            "phase": step.phase,
+            "use_weakref": step.use_weakref,
+            "max_calls": step.max_calls,
+            "timeout": step.timeout,
+        }
+        spec = dict(step.spec)
+        if step.odd == "spec":
+            spec["c"] = build(step.odd_value)
+        elif step.odd is not None:
+            arguments[step.odd] = build(step.odd_value)
+        added = self._call(
+            self.dispatcher.add_event_handler,
+            handler,
+            arguments["phase"],
+            arguments["use_weakref"],
+            max_calls=arguments["max_calls"],
+            timeout=arguments["timeout"],
+            **spec,
+        )
+        if added is not None:
+            handler_id: HandlerId = self.test.successResultOf(added)
+            assert type(handler_id) is int
+            self.registered.append(handler_id)
+
+    def _remove(self, step: RemoveHandler) -> None:
+        if step.index is not None and self.registered:
+            target: Any = self.registered[step.index % len(self.registered)]
+        else:
+            target = build(step.target)
+        removed = self.dispatcher.remove_event_handler(target)
+        assert removed.called
+        removed.addErrback(lambda failure: failure.trap(UnknownHandlerError))
+        ids = [registration.handler_id for registration in self.dispatcher.handlers()]
+        assert self.probe_id in ids
+        assert self.gate_id in ids
+
+    def _rematch(self, step: Rematch) -> None:
+        self._track(self.dispatcher.fire_event("hold", g="hold"))
+        run = self._call(self.dispatcher.fire_event, "rematch", **{step.key: build(step.detail)})
+        if run is not None:
+            self._track(run)
+        self._call(
+            self.dispatcher.add_event_handler,
+            self._keep_alive(lambda event: None),
+            self.first_phase,
+            **{step.key: step.detail.value},
+        )
+        self._release()
+
+    def _keep_alive(self, handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        self.keep.append(handler)
+        return handler
+
+    def _act(self, step: Act) -> None:
+        getattr(self, f"_{step.what}")()
+
+    def _handlers(self) -> None:
+        assert len(self.dispatcher.handlers()) >= 2
+
+    def _hold(self) -> None:
+        self._track(self.dispatcher.fire_event("hold", g="hold"))
+
+    def _cancel(self) -> None:
+        for run in self.runs:
+            if not run.called:
+                run.cancel()
+                return
+
+    def _advance(self) -> None:
+        self.clock.advance(2)
+
+    def _stop(self) -> None:
+        if self.stopping is None or self.stopping.called:
+            self.stopping = self.dispatcher.stop()
+
+    def _start(self) -> None:
+        if self.stopping is None or self.stopping.called:  # not while stopping
+            self.dispatcher.start()
+
+    def _release(self) -> None:
+        for gate in self.gates:
+            if not gate.called:
+                gate.callback(None)
+
+    # -- the invariant ------------------------------------------------------------------
+
+    def settle(self) -> None:
+        """Release everything, restart if stopped, and run the clock until nothing is left."""
+        for _ in range(20):
+            self._release()
+            self.clock.advance(100)
+            if self.stopping is not None and self.stopping.called:
+                self.stopping = None
+            if self.stopping is None and not self.dispatcher.running:
+                self.dispatcher.start()  # runs parked while stopped begin
+            if all(run.called for run in self.runs) and not self.clock.getDelayedCalls():
+                break
+        assert self.stopping is None, "stop() never fired"
+
+    def check(self) -> None:
+        """Every run ended; the probe saw exactly the runs that called it; the dispatcher works."""
+        assert all(run.called for run in self.runs)
+        probed: list[Any] = []
+        for result in self.results.values():
+            if isinstance(result, Failure):
+                assert isinstance(result.value, _RUN_FAILURES), result
+                event(f"run failed: {type(result.value).__name__}")
+                continue
+            assert isinstance(result, EventRun)
+            event(f"run {result.status}")
+            for outcome in result.outcomes:
+                event(f"handler {outcome.status}")
+            assert result.status in {"completed", "aborted", "cancelled", "dropped"}
+            calls = [o for o in result.outcomes if o.handler_id == self.probe_id]
+            assert len(calls) <= 1
+            if result.status in {"completed", "aborted"}:
+                assert len(calls) == 1, result
+            probed.extend(result.event for _ in calls)
+        assert Counter(map(id, self.probe_calls)) == Counter(map(id, probed))
+        before = len(self.probe_calls)
+        advance_until_fired(self.clock, self.dispatcher.stop())
+        self.dispatcher.start()
+        final: EventRun = advance_until_fired(self.clock, self.dispatcher.fire_event("final"))
+        assert final.status in {"completed", "aborted"}
+        assert len(self.probe_calls) == before + 1
+        assert self.probe_calls[-1] == "final"
+        self.test.successResultOf(self.dispatcher.stop())
+
+
+def _render_every_record() -> None:
+    # Debug records included, rendered to JSON with their tracebacks (and thrown away):
+    # a record that cannot be rendered shows up as an exception.
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        logger_factory=structlog.ReturnLoggerFactory(),
+    )
+
+
+class HostilePropertyTests(TestCase):
+    """Hostile objects anywhere: a clean ValueError/TypeError or success, and exact counts."""
+
+    @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        options=options,
+        construct=st.one_of(st.none(), constructions()),
+        steps=st.lists(hostile_steps(), min_size=3, max_size=20),
+    )
+    def test_nothing_wedges_the_dispatcher(
+        self, options: Options, construct: Construct | None, steps: list[HostileStep]
+    ) -> None:
+        """Whatever hostile steps run, every run ends and the probe counts exactly."""
+        _render_every_record()
+        try:
+            harness = Harness(self, options, construct)
+            for step in steps:
+                harness.step(step)
+            harness.settle()
+            harness.check()
+        except Exception as error:  # noqa: BLE001 -- re-raised in a form pytest can print
+            # pytest and hypothesis render the exception chain, which hostile
+            # exceptions break: give them the failure as plain text instead.
+            frames = "".join(traceback.format_list(traceback.extract_tb(error.__traceback__)))
+            message = f"{frames}{type_name(error)}: {safe_str(error)}"
+            raise AssertionError(message) from None

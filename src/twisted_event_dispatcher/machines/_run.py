@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, cast, final
 
 from automat import TypeMachine, TypeMachineBuilder
 from twisted.internet.defer import CancelledError, Deferred
+from twisted.python import reflect
 from twisted.python.failure import Failure
 
 from twisted_event_dispatcher._safe import safe_repr, safe_str, type_name
@@ -251,9 +252,13 @@ class PendingCall:
 
     def failed(self, failure: Failure) -> None:
         """Errback of the handler's Deferred; consumes the failure, which the run records."""
-        if self.timeout is not None and failure.check(CancelledError):
+        # isinstance, not Failure.check(): that names the exception's classes,
+        # which a class with an odd __module__ makes raise.
+        if self.timeout is not None and isinstance(failure.value, CancelledError):
             failure = self._timed_out(self.timeout)
-        status: OutcomeStatus = "timed_out" if failure.check(HandlerTimedOut) else "failed"
+        status: OutcomeStatus = (
+            "timed_out" if isinstance(failure.value, HandlerTimedOut) else "failed"
+        )
         self._settle(status, None, failure)
 
     def time_out(self, timeout: float) -> None:
@@ -403,6 +408,23 @@ def log_failure(log: Any, event: str, failure: Failure, **fields: object) -> Non
             log.error(event, **fields)  # noqa: TRY400 -- the traceback is what failed
 
 
+def _qualified(cls: type) -> str:
+    try:
+        return str.__str__(reflect.qual(cls))
+    except Exception:  # noqa: BLE001 -- a class whose __module__ is no str
+        return type.__dict__["__qualname__"].__get__(cls, type)  # type: ignore[no-any-return]
+
+
+def _name_parents(failure: Failure) -> None:
+    # Failure.check() and cleanFailure() name the exception's classes with
+    # reflect.qual, which raises for a class whose __module__ is no str: name
+    # them safely first, so that neither raises.
+    try:
+        failure.parents  # noqa: B018 -- computed and kept on first access
+    except Exception:  # noqa: BLE001
+        failure.parents = [_qualified(cls) for cls in type(failure.value).__mro__]
+
+
 def forget_frames(failure: Failure) -> None:
     """Drop the frames *failure* holds: its own, and those of every exception chained to it.
 
@@ -413,6 +435,7 @@ def forget_frames(failure: Failure) -> None:
     through them the frames of the handler that raised: a weakly registered
     bound method's instance would stay alive as long as the run's outcomes.
     """
+    _name_parents(failure)
     failure.cleanFailure()
     todo: list[object] = [failure.value]
     seen: set[int] = set()
