@@ -85,22 +85,22 @@ def test_str_subclass_results_are_made_plain() -> None:
     """A repr returned as a str subclass is cut as a plain str, whatever the subclass overrides."""
     text = safe_repr(Masked(), 12)
     assert type(text) is str
-    assert text == "maskedmasked...<2988 more characters>"
+    assert text == "maskedmasked… (2988 more characters)"
 
 
 def test_long_reprs_are_cut_to_the_limit() -> None:
     """A long repr keeps the first limit characters and says how many were cut."""
-    assert safe_repr(Long(), 10) == "rrrrrrrrrr...<4990 more characters>"
+    assert safe_repr(Long(), 10) == "rrrrrrrrrr… (4990 more characters)"
     assert len(safe_repr(Long())) < DEFAULT_LIMIT + 40
     assert safe_repr(Long(), None) == "r" * 5000
 
 
 def test_long_strings_are_cut_before_conversion() -> None:
-    """A long str or bytes is cut and its full length named."""
-    assert safe_repr("a" * 10**6, 5) == "'aaaa...<str of length 1000000>"
-    assert safe_str("a" * 10**6, 5) == "aaaaa...<str of length 1000000>"
-    assert safe_str(b"a" * 10**6, 5) == "b'aaa...<bytes of length 1000000>"
-    assert safe_repr(bytearray(10), 3) == "byt...<bytearray of length 10>"
+    """A long str or bytes is cut before it is converted, and what was cut is counted."""
+    assert safe_repr("a" * 10**6, 5) == "'aaaa… (999995 more characters)"
+    assert safe_str("a" * 10**6, 5) == "aaaaa… (999995 more characters)"
+    assert safe_str(b"a" * 10**6, 5) == "b'aaa… (999995 more bytes)"
+    assert safe_repr(bytearray(10), 3) == "byt… (7 more bytes)"
 
 
 def test_short_values_are_unchanged() -> None:

@@ -14,8 +14,8 @@ from typing import Final
 
 __all__ = ["DEFAULT_LIMIT", "safe_repr", "safe_str", "type_name"]
 
-DEFAULT_LIMIT: Final = 1000
-"""How many characters of a repr or str are kept, unless told otherwise."""
+DEFAULT_LIMIT: Final = 2000
+"""How many characters of a repr or str are kept unless told otherwise (as the fallback output)."""
 
 _SLICED_FIRST: Final = (str, bytes, bytearray)
 
@@ -42,7 +42,8 @@ def _text(obj: object, limit: int | None, convert: Callable[[object], str], what
     ):
         # A long built-in string is sliced before it is converted, so that a
         # 100 MB request body is not copied (and escaped) only to be cut.
-        return f"{convert(obj[:limit])[:limit]}...<{type(obj).__name__} of length {len(obj)}>"
+        unit = "characters" if type(obj) is str else "bytes"
+        return f"{convert(obj[:limit])[:limit]}… ({len(obj) - limit} more {unit})"
     try:
         # An exact str: a subclass could override len() and slicing too.
         text = str.__str__(convert(obj))
@@ -50,7 +51,7 @@ def _text(obj: object, limit: int | None, convert: Callable[[object], str], what
         return f"<{what} {type_name(obj)} object>"
     if limit is None or len(text) <= limit:
         return text
-    return f"{text[:limit]}...<{len(text) - limit} more characters>"
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
 def safe_repr(obj: object, limit: int | None = DEFAULT_LIMIT) -> str:
@@ -58,8 +59,8 @@ def safe_repr(obj: object, limit: int | None = DEFAULT_LIMIT) -> str:
 
     Args:
         obj: Any object.
-        limit: The most characters of the repr to keep (a marker saying what
-            was cut follows them); None keeps all of it.
+        limit: The most characters of the repr to keep (followed by
+            ``… (N more characters)`` when it is cut); None keeps all of it.
 
     Returns:
         The repr, or ``<unrepresentable T object>`` when ``T.__repr__``
@@ -73,8 +74,8 @@ def safe_str(obj: object, limit: int | None = DEFAULT_LIMIT) -> str:
 
     Args:
         obj: Any object; for an exception, its message.
-        limit: The most characters to keep (a marker saying what was cut
-            follows them); None keeps all of it.
+        limit: The most characters to keep (followed by
+            ``… (N more characters)`` when it is cut); None keeps all of it.
 
     Returns:
         The str, or ``<unprintable T object>`` when ``T.__str__`` raises.
