@@ -390,15 +390,16 @@ def _exception_type(failure: Failure) -> str | None:
 def log_failure(log: Any, event: str, failure: Failure, **fields: object) -> None:
     """Log *failure* at error level with its type, message and traceback; never raise.
 
-    The message is taken with :func:`~twisted_event_dispatcher._safe.safe_str`:
-    the exception is the user's, and its ``__str__`` may raise.  Should the
+    The message is taken with :func:`~twisted_event_dispatcher._safe.safe_str`
+    (uncut: the logging configuration bounds what it prints): the exception
+    is the user's, and its ``__str__`` may raise.  Should the
     logging configuration fail to render the record (a renderer showing the
     frames' locals meets a ``__repr__`` that raises), it is logged again
     without the traceback; should that fail too, it is given up: a run in
     the middle of a transition must never be stopped by its logging.
     """
     fields["exception_type"] = _exception_type(failure)
-    fields["exception_message"] = safe_str(failure.value)
+    fields["exception_message"] = safe_str(failure.value, limit=None)
     try:
         log.error(
             event, **fields, exc_info=(failure.type, failure.value, failure.getTracebackObject())
