@@ -38,6 +38,7 @@ __all__ = [
     "Keyword",
     "Match",
     "OddArgument",
+    "OriginField",
     "Rematch",
     "RemoveHandler",
     "RoutingCase",
@@ -579,6 +580,8 @@ HostileHandlerKind = Literal[
 
 OddArgument = Literal["phase", "use_weakref", "max_calls", "timeout", "spec"]
 
+OriginField = Literal["plain", "node", "run_id", "handler_id", "handler_name"]
+
 
 @dataclass(frozen=True)
 class Construct:
@@ -627,6 +630,10 @@ class Fire:
     odd_key: str = "a"
     odd_value: Any = None
     """A hostile object's recipe to give under :attr:`odd_key`, or None."""
+    origin: OriginField | None = None
+    """Fire with ``fire_event_from``: a plain origin, or one whose field is set to
+    :attr:`origin_value`."""
+    origin_value: Any = None
 
 
 @dataclass(frozen=True)
@@ -681,7 +688,9 @@ def constructions() -> st.SearchStrategy[Construct]:
     )
     choices = st.builds(
         Construct,
-        parameter=st.sampled_from(("ordering", "when_stopped", "on_handler_error")),
+        parameter=st.sampled_from(
+            ("ordering", "when_stopped", "on_handler_error", "run_id_prefix")
+        ),
         recipe=hostile_specs((str, object), ("serial", "queue", "continue", "abort")),
     )
     numbers = st.builds(
@@ -737,7 +746,11 @@ def hostile_steps() -> st.SearchStrategy[HostileStep]:
         "odd_value": st.one_of(st.none(), _odd_values()),
     }
     fire = st.builds(
-        Fire, event=recipes((0, "e", None), (object, str, Exception, list)), **odd_details
+        Fire,
+        event=recipes((0, "e", None), (object, str, Exception, list)),
+        origin=st.sampled_from((None, None, None, *get_args(OriginField))),
+        origin_value=recipes((None, 1, "x", True), (str, int, object)),
+        **odd_details,
     )
     keyword = st.builds(
         Keyword,

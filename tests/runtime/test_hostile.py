@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, Final, NoReturn, cast
 
+import attrs
 import pytest
 import structlog
 from hypothesis import HealthCheck, event, given, settings
@@ -53,6 +54,7 @@ from twisted_event_dispatcher import (
     HandlerId,
     HandlerTimedOut,
     QueueFull,
+    RunOrigin,
     UnknownHandlerError,
 )
 from twisted_event_dispatcher._safe import safe_str, type_name
@@ -545,6 +547,21 @@ class ValidationTests(TestCase):
         [record] = [log for log in logs if log["event"] == "run_dropped"]
         assert record["details"] == {"k": "<unrepresentable Unrepresentable object>"}
 
+    def test_origins_and_run_id_prefixes(self) -> None:
+        """An origin field that is no plain value is named; an odd run_id_prefix is read plain."""
+        dispatcher, _ = started()
+        hostile: dict[str, Any] = {"node": Unrepresentable(), "handler_id": True}
+        for field in ("node", "run_id", "handler_name", "handler_id"):
+            value = hostile.get(field, Unrepresentable())
+            origin = attrs.evolve(RunOrigin("n"), **{field: value})
+            with pytest.raises(TypeError, match=rf"origin\.{field} must be a plain"):
+                dispatcher.fire_event_from(origin, "e")
+        prefix = make_hostile(HostileSpec(str, frozenset({"__len__", "__eq__"}), value="p"))
+        plain, _ = dispatcher_on_clock((), run_id_prefix=prefix)
+        assert self.successResultOf(fire(plain)).run_id == "p-1"
+        with pytest.raises(ValueError, match="unrepresentable"):
+            dispatcher_on_clock((), run_id_prefix=Unrepresentable())
+
     def test_handler_ids_compare_by_type(self) -> None:
         """remove_event_handler(True) removes nothing, though True == 1."""
         dispatcher, _ = started()
@@ -771,7 +788,15 @@ class Harness:
             self._remove(step)
         elif isinstance(step, Fire):
             details = _details(step)
-            run = self._call(self.dispatcher.fire_event, build(step.event), **details)
+            if step.origin is None:
+                run = self._call(self.dispatcher.fire_event, build(step.event), **details)
+            else:
+                origin = RunOrigin("there", "there-1", HandlerId(7), "h")
+                if step.origin != "plain":
+                    origin = attrs.evolve(origin, **{step.origin: build(step.origin_value)})
+                run = self._call(
+                    self.dispatcher.fire_event_from, origin, build(step.event), **details
+                )
             if run is not None:
                 self._track(run)
         elif isinstance(step, Match):

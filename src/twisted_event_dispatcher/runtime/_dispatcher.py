@@ -203,6 +203,27 @@ def _keyword(name: object) -> str:
     return keyword
 
 
+_ORIGIN_FIELDS: Final = (
+    ("node", (str,)),
+    ("run_id", (str, type(None))),
+    ("handler_id", (int, type(None))),
+    ("handler_name", (str, type(None))),
+)
+
+
+def _check_origin(origin: RunOrigin) -> None:
+    # Every record of the run carries these fields: they must be plain values,
+    # which any renderer can print, not objects whose __repr__ might raise.
+    for name, types in _ORIGIN_FIELDS:
+        value = getattr(origin, name)
+        if type(value) not in types:
+            allowed = " or ".join("None" if t is type(None) else t.__name__ for t in types)
+            raise TypeError(
+                f"origin.{name} must be a plain {allowed}; got {safe_repr(value)} "
+                f"({type_name(value)})"
+            )
+
+
 def _plain_keys(details: dict[str, Any]) -> dict[str, Any]:
     """Return *details* with plain str keys: ``**kwargs`` keys may be str subclasses."""
     plain = {str.__str__(key): value for key, value in details.items()}
@@ -533,14 +554,16 @@ class EventDispatcher:
             **event_details: The keyword=value pairs handlers are matched on.
 
         Raises:
-            TypeError: *origin* is not a :class:`RunOrigin`, or a detail value
-                is not hashable.
+            TypeError: *origin* is not a :class:`RunOrigin`, or one of its
+                fields is not of its type (a plain str, an int for
+                ``handler_id``, or None), or a detail value is not hashable.
             ValueError: A key of *event_details* is not an allowed keyword.
 
         .. versionadded:: 1.1
         """
         if not isinstance(origin, RunOrigin):
             raise TypeError(f"origin must be a RunOrigin; got {type_name(origin)} instance")
+        _check_origin(origin)
         details, matches = self._match(event_details)
         run = self._host.new_run(event, details, matches, origin)
         self._lifecycle.submit(run)
