@@ -42,6 +42,7 @@ __all__ = [
     "Rematch",
     "RemoveHandler",
     "RoutingCase",
+    "StopWithin",
     "brute_force_matches",
     "build",
     "constructions",
@@ -665,7 +666,14 @@ class Rematch:
     detail: HostileSpec
 
 
-ActName = Literal["handlers", "hold", "release", "cancel", "advance", "stop", "start"]
+@dataclass(frozen=True)
+class StopWithin:
+    """Stop with a (perhaps hostile or wrong) timeout."""
+
+    timeout: Any
+
+
+ActName = Literal["handlers", "in_flight", "hold", "release", "cancel", "advance", "stop", "start"]
 
 
 @dataclass(frozen=True)
@@ -675,7 +683,7 @@ class Act:
     what: ActName
 
 
-HostileStep = AddHandler | RemoveHandler | Fire | Match | Keyword | Rematch | Act
+HostileStep = AddHandler | RemoveHandler | Fire | Match | Keyword | Rematch | StopWithin | Act
 
 
 def constructions() -> st.SearchStrategy[Construct]:
@@ -770,5 +778,9 @@ def hostile_steps() -> st.SearchStrategy[HostileStep]:
     )
     rematch = st.builds(Rematch, key=st.sampled_from(_DETAIL_KEYS), detail=incomparable)
     weighted: list[st.SearchStrategy[Any]] = [fire] * 3 + [add] * 3 + [act] * 3
-    weighted += [match, remove, keyword, rematch]
+    stop = st.builds(
+        StopWithin,
+        timeout=recipes((1, 1, 5, 0, -1, float("nan"), True, "1"), (Fraction, int, object)),
+    )
+    weighted += [match, remove, keyword, rematch, stop]
     return st.sampled_from(weighted).flatmap(lambda strategy: strategy)

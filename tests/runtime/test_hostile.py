@@ -41,6 +41,7 @@ from strategies import (
     Match,
     Rematch,
     RemoveHandler,
+    StopWithin,
     build,
     constructions,
     hostile_steps,
@@ -782,38 +783,43 @@ class Harness:
 
     def step(self, step: HostileStep) -> None:
         """Apply *step*."""
-        if isinstance(step, AddHandler):
-            self._add(step)
-        elif isinstance(step, RemoveHandler):
-            self._remove(step)
-        elif isinstance(step, Fire):
-            details = _details(step)
-            if step.origin is None:
-                run = self._call(self.dispatcher.fire_event, build(step.event), **details)
-            else:
-                origin = RunOrigin("there", "there-1", HandlerId(7), "h")
-                if step.origin != "plain":
-                    origin = attrs.evolve(origin, **{step.origin: build(step.origin_value)})
-                run = self._call(
-                    self.dispatcher.fire_event_from, origin, build(step.event), **details
-                )
-            if run is not None:
-                self._track(run)
-        elif isinstance(step, Match):
-            details = _details(step)
-            matches = self._call(self.dispatcher.matching_handlers, **details)
-            assert matches is None or list(matches) == list(self.dispatcher.phases)
-        elif isinstance(step, Rematch):
-            self._rematch(step)
-        elif isinstance(step, Keyword):
-            method = (
-                self.dispatcher.add_match_spec_keyword
-                if step.add
-                else self.dispatcher.remove_match_spec_keyword
-            )
-            self._call(method, build(step.name))
+        apply: dict[type, Callable[[Any], None]] = {
+            AddHandler: self._add,
+            RemoveHandler: self._remove,
+            Fire: self._fire,
+            Match: self._match,
+            Keyword: self._keyword,
+            Rematch: self._rematch,
+            StopWithin: self._stop_within,
+            Act: self._act,
+        }
+        apply[type(step)](step)
+
+    def _fire(self, step: Fire) -> None:
+        details = _details(step)
+        if step.origin is None:
+            run = self._call(self.dispatcher.fire_event, build(step.event), **details)
         else:
-            self._act(step)
+            origin = RunOrigin("there", "there-1", HandlerId(7), "h")
+            if step.origin != "plain":
+                origin = attrs.evolve(origin, **{step.origin: build(step.origin_value)})
+            run = self._call(self.dispatcher.fire_event_from, origin, build(step.event), **details)
+        if run is not None:
+            self._track(run)
+
+    def _match(self, step: Match) -> None:
+        matches = self._call(self.dispatcher.matching_handlers, **_details(step))
+        assert matches is None or list(matches) == list(self.dispatcher.phases)
+
+    def _keyword(self, step: Keyword) -> None:
+        if step.add:
+            self._call(self.dispatcher.add_match_spec_keyword, build(step.name))
+        else:
+            self._call(self.dispatcher.remove_match_spec_keyword, build(step.name))
+
+    def _stop_within(self, step: StopWithin) -> None:
+        if self.stopping is None or self.stopping.called:
+            self.stopping = self._call(self.dispatcher.stop, timeout=build(step.timeout))
 
     def _handler(self, step: AddHandler) -> Callable[[Any], Any]:
         if step.kind == "hostile_callable":
@@ -895,6 +901,10 @@ class Harness:
 
     def _handlers(self) -> None:
         assert len(self.dispatcher.handlers()) >= 2
+
+    def _in_flight(self) -> None:
+        in_flight = self.dispatcher.runs_in_flight()
+        assert all(type(run.event_type) is str for run in in_flight)
 
     def _hold(self) -> None:
         self._track(self.dispatcher.fire_event("hold", g="hold"))
