@@ -11,29 +11,55 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypeVar
+from fractions import Fraction
+from typing import Any, Final, Literal, TypeVar, get_args
 
 from hypothesis import strategies as st
 
 __all__ = [
     "CROSSING_SCALARS",
+    "HOSTILE_KEYWORDS",
+    "HOSTILE_PHASES",
     "KEYWORDS",
     "MATCH_VALUES",
     "PHASE_NAMES",
+    "RAISABLE_DUNDERS",
     "ROUTING_VALUES",
+    "Act",
+    "ActName",
+    "AddHandler",
+    "Boom",
+    "Construct",
+    "Fire",
     "HandlerPlan",
+    "HostileHandlerKind",
+    "HostileSpec",
+    "HostileStep",
+    "Keyword",
+    "Match",
+    "OddArgument",
+    "OriginField",
+    "Rematch",
+    "RemoveHandler",
     "RoutingCase",
+    "StopWithin",
     "brute_force_matches",
+    "build",
+    "constructions",
     "corrupt_traces",
     "crossing_values",
     "details_dicts",
     "equal_variants",
     "handler_plans",
+    "hostile_specs",
+    "hostile_steps",
     "keyword_names",
     "keyword_sets",
+    "make_hostile",
     "match_specs",
     "match_values",
     "phase_lists",
+    "recipes",
     "routing_cases",
     "spec_matches",
     "trace_lines",
@@ -409,3 +435,352 @@ def corrupt_traces(draw: st.DrawFn) -> bytes:
         lines[at:at] = _chain(depth)
     ending = draw(st.sampled_from((b"\n", b"")))
     return b"\n".join(lines) + ending
+
+
+# -- hostile objects ----------------------------------------------------------------------
+#
+# Objects whose dunders raise, as user code may hand them to the dispatcher: as
+# arguments, events, detail and match values, handler callables, handler results
+# and handler exceptions.  The property test in tests/runtime/test_hostile.py
+# throws them at every public method.  Strategies draw *recipes* (a plain value,
+# or a HostileSpec), which hypothesis can print; the test builds them.
+
+
+class Boom(Exception):
+    """What every hostile dunder raises: never a ValueError or TypeError, so none passes as one."""
+
+
+def _raise(*args: object) -> Any:
+    raise Boom("a hostile dunder was called")
+
+
+RAISABLE_DUNDERS: Final = (
+    "__repr__",
+    "__str__",
+    "__eq__",
+    "__hash__",
+    "__bool__",
+    "__len__",
+    "__iter__",
+    "__lt__",
+    "__float__",
+    "__call__",
+    "__getattr__",
+    "__module__",
+)
+"""The dunders a hostile object may have raise.
+
+``__getattr__`` raising stands for a raising ``__qualname__`` (and any other
+attribute looked up with a default): a class cannot hold a ``__qualname__``
+property, but a proxy's ``__getattr__`` answers for it.  ``__module__`` is a
+property that raises.
+"""
+
+HashMode = Literal["raises", "collides", "own"]
+
+
+@dataclass(frozen=True)
+class HostileSpec:
+    """How to build one hostile object (see :func:`build`)."""
+
+    base: type
+    """``object``, ``str``, ``int``, ``list``, ``Fraction`` or ``Exception``."""
+    raising: frozenset[str]
+    """Which of :data:`RAISABLE_DUNDERS` raise."""
+    hash_mode: HashMode = "own"
+    """Whether ``__hash__`` raises, returns the hash of :attr:`value` (colliding with it),
+    or is the base's own; ``__hash__`` in :attr:`raising` means ``raises``."""
+    value: Any = None
+    """What the base is built from; for ``collides``, the value it collides with."""
+    callable: bool = False
+    """Whether it has a ``__call__`` that returns None (unless ``__call__`` raises)."""
+
+
+_NAMESPACE_RAISERS: Final = frozenset(RAISABLE_DUNDERS) - {"__hash__", "__module__"}
+
+
+def make_hostile(spec: HostileSpec) -> Any:
+    """Build the object *spec* describes (of a new class each time)."""
+    namespace: dict[str, Any] = dict.fromkeys(spec.raising & _NAMESPACE_RAISERS, _raise)
+    if spec.callable and "__call__" not in spec.raising:
+        namespace["__call__"] = lambda self, event: None
+    if "__module__" in spec.raising:
+        namespace["__module__"] = property(_raise)
+    if "__eq__" in spec.raising:
+        namespace["__ne__"] = _raise
+    if "__hash__" in spec.raising or spec.hash_mode == "raises":
+        namespace["__hash__"] = _raise
+    elif spec.hash_mode == "collides":
+        collide = hash(spec.value)
+        namespace["__hash__"] = lambda self: collide
+    else:
+        namespace["__hash__"] = spec.base.__hash__
+    cls = type(f"Hostile{spec.base.__name__.title()}", (spec.base,), namespace)
+    if spec.base is object:
+        return cls()
+    if spec.base is list:
+        return cls(spec.value if isinstance(spec.value, (list, tuple)) else [spec.value])
+    if spec.base is Exception:
+        return cls("hostile")
+    if spec.base is Fraction or spec.base is int:
+        return cls(spec.value if type(spec.value) is int else 2)
+    return cls(spec.value if type(spec.value) is str else str(spec.value))
+
+
+def build(recipe: Any) -> Any:
+    """Return the value *recipe* stands for: a hostile object for a HostileSpec, else itself."""
+    return make_hostile(recipe) if isinstance(recipe, HostileSpec) else recipe
+
+
+def hostile_specs(
+    bases: Sequence[type] = (object,),
+    values: Sequence[Any] = MATCH_VALUES,
+    *,
+    callable: bool = False,  # noqa: A002 -- the HostileSpec field it sets
+) -> st.SearchStrategy[HostileSpec]:
+    """Return a strategy for the recipe of a hostile object of one of *bases*."""
+    return st.builds(
+        HostileSpec,
+        base=st.sampled_from(tuple(bases)),
+        raising=st.frozensets(st.sampled_from(RAISABLE_DUNDERS), min_size=1),
+        hash_mode=st.sampled_from(("raises", "collides", "own")),
+        value=st.sampled_from(tuple(values)),
+        callable=st.just(callable),
+    )
+
+
+def recipes(
+    plain: Sequence[Any], bases: Sequence[type] = (object,), values: Sequence[Any] = MATCH_VALUES
+) -> st.SearchStrategy[Any]:
+    """Return a strategy for one of the *plain* values or a hostile object's recipe."""
+    return st.one_of(st.sampled_from(tuple(plain)), hostile_specs(bases, values))
+
+
+HOSTILE_KEYWORDS: Final = ("a", "b", "c", "g")
+"""The match keywords of the hostile test's dispatchers; ``g`` is the gate's."""
+
+HOSTILE_PHASES: Final = ("before", "during", "after")
+"""The phases of the hostile test's dispatchers."""
+
+_DETAIL_KEYS: Final = ("a", "b", "c")
+_VALUES: Final = (*MATCH_VALUES, None)
+
+
+def _plain_details() -> st.SearchStrategy[dict[str, Any]]:
+    return st.dictionaries(st.sampled_from(_DETAIL_KEYS), st.sampled_from(_VALUES), max_size=2)
+
+
+def _odd_values() -> st.SearchStrategy[Any]:
+    # Hostile objects that collide with the small domain of match values half the time.
+    return hostile_specs((object, str, int), MATCH_VALUES)
+
+
+HostileHandlerKind = Literal[
+    "count", "raise", "fail_later", "stuck", "hostile_result", "hostile_callable"
+]
+
+OddArgument = Literal["phase", "use_weakref", "max_calls", "timeout", "spec"]
+
+OriginField = Literal["plain", "node", "run_id", "handler_id", "handler_name"]
+
+
+@dataclass(frozen=True)
+class Construct:
+    """Build the dispatcher with one hostile argument."""
+
+    parameter: str
+    recipe: HostileSpec
+    elementwise: bool = False
+    """For the two sequences: a plain list whose names are hostile str (else a hostile list)."""
+
+
+@dataclass(frozen=True)
+class AddHandler:
+    """Register a handler of *kind*, with plain arguments but perhaps one hostile or wrong."""
+
+    kind: HostileHandlerKind
+    phase: str
+    use_weakref: bool
+    max_calls: int | None
+    timeout: float | None
+    spec: Mapping[str, Any]
+    hostile: HostileSpec
+    """The exception it raises, the result it returns, or the callable it is."""
+    chained: bool
+    """Whether its exception is raised while handling another hostile one."""
+    odd: OddArgument | None = None
+    """Which argument is replaced by :attr:`odd_value` (for ``spec``: one more value)."""
+    odd_value: Any = None
+    """A wrong plain value or a hostile object's recipe."""
+
+
+@dataclass(frozen=True)
+class RemoveHandler:
+    """Remove a handler by a hostile or wrong id, or (``index``) one the steps registered."""
+
+    target: Any
+    index: int | None
+
+
+@dataclass(frozen=True)
+class Fire:
+    """Fire a (perhaps hostile) event with details of which one may be hostile."""
+
+    event: Any
+    details: Mapping[str, Any]
+    odd_key: str = "a"
+    odd_value: Any = None
+    """A hostile object's recipe to give under :attr:`odd_key`, or None."""
+    origin: OriginField | None = None
+    """Fire with ``fire_event_from``: a plain origin, or one whose field is set to
+    :attr:`origin_value`."""
+    origin_value: Any = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """Ask which handlers details match, of which one may be hostile."""
+
+    details: Mapping[str, Any]
+    odd_key: str = "a"
+    odd_value: Any = None
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """Allow or disallow a (perhaps hostile) match keyword."""
+
+    add: bool
+    name: Any
+
+
+@dataclass(frozen=True)
+class Rematch:
+    """Hold the serial slot, fire with a hostile detail, register a spec it meets, release.
+
+    The waiting run is matched again when its turn comes, against a value its
+    detail collides with.
+    """
+
+    key: str
+    detail: HostileSpec
+
+
+@dataclass(frozen=True)
+class StopWithin:
+    """Stop with a (perhaps hostile or wrong) timeout."""
+
+    timeout: Any
+
+
+ActName = Literal["handlers", "in_flight", "hold", "release", "cancel", "advance", "stop", "start"]
+
+
+@dataclass(frozen=True)
+class Act:
+    """A plain step that moves things along around the hostile ones."""
+
+    what: ActName
+
+
+HostileStep = AddHandler | RemoveHandler | Fire | Match | Keyword | Rematch | StopWithin | Act
+
+
+def constructions() -> st.SearchStrategy[Construct]:
+    """Return a strategy for a constructor call with one hostile argument."""
+    names = st.builds(
+        Construct,
+        parameter=st.sampled_from(("allowed_match_spec_keywords", "phases")),
+        recipe=hostile_specs((list, object), (HOSTILE_KEYWORDS,)),
+        elementwise=st.booleans(),
+    )
+    choices = st.builds(
+        Construct,
+        parameter=st.sampled_from(
+            ("ordering", "when_stopped", "on_handler_error", "run_id_prefix")
+        ),
+        recipe=hostile_specs((str, object), ("serial", "queue", "continue", "abort")),
+    )
+    numbers = st.builds(
+        Construct,
+        parameter=st.sampled_from(("handler_timeout", "max_queued")),
+        recipe=hostile_specs((Fraction, int, object), (1, 2, 3)),
+    )
+    return st.one_of(names, choices, numbers)
+
+
+_ODD_ARGUMENTS: Final[dict[OddArgument, st.SearchStrategy[Any]]] = {
+    "phase": recipes(("nope", None, 1), (object, str), HOSTILE_PHASES),
+    "use_weakref": recipes((1, None, "yes"), (object, int), (0, 1)),
+    "max_calls": recipes((0, -1, True, 1.5, "1"), (int, object, Fraction), (1, 2)),
+    "timeout": recipes((0, -1, float("nan"), float("inf"), True, "1"), (Fraction, int, object)),
+    "spec": _odd_values(),
+}
+
+
+def _add_handler(odd: OddArgument | None) -> st.SearchStrategy[AddHandler]:
+    return st.builds(
+        AddHandler,
+        kind=st.sampled_from(get_args(HostileHandlerKind)),
+        phase=st.sampled_from(HOSTILE_PHASES),
+        use_weakref=st.booleans(),
+        max_calls=st.sampled_from((None, None, 1, 2)),
+        timeout=st.sampled_from((None, None, 1, 5)),
+        spec=st.one_of(
+            st.just({}),
+            st.dictionaries(st.sampled_from(_DETAIL_KEYS), st.sampled_from(_VALUES), max_size=1),
+        ),
+        hostile=hostile_specs((Exception, object, str), callable=True),
+        chained=st.booleans(),
+        odd=st.just(odd),
+        odd_value=st.none() if odd is None else _ODD_ARGUMENTS[odd],
+    )
+
+
+def hostile_steps() -> st.SearchStrategy[HostileStep]:
+    """Return a strategy for one step of the hostile test."""
+    # Mostly plain registrations, so that handlers (and their hostile exceptions,
+    # results and callables) run; one in three has an odd argument.
+    odd_or_not = (*[None] * 2 * len(get_args(OddArgument)), *get_args(OddArgument))
+    add = st.sampled_from(odd_or_not).flatmap(_add_handler)
+    remove = st.builds(
+        RemoveHandler,
+        target=recipes((True, 1.0, 0, -1, "1", None), (object, int), (1, 2)),
+        index=st.one_of(st.none(), st.integers(0, 5)),
+    )
+    odd_details = {
+        "details": _plain_details(),
+        "odd_key": st.sampled_from(_DETAIL_KEYS),
+        "odd_value": st.one_of(st.none(), _odd_values()),
+    }
+    fire = st.builds(
+        Fire,
+        event=recipes((0, "e", None), (object, str, Exception, list)),
+        origin=st.sampled_from((None, None, None, *get_args(OriginField))),
+        origin_value=recipes((None, 1, "x", True), (str, int, object)),
+        **odd_details,
+    )
+    keyword = st.builds(
+        Keyword,
+        add=st.booleans(),
+        name=recipes(("a", "d", "event", "1x", ""), (str, object), ("a", "d", "g")),
+    )
+    act = st.builds(Act, what=st.sampled_from((*get_args(ActName), "hold", "release")))
+    match = st.builds(Match, **odd_details)
+    incomparable = st.builds(
+        HostileSpec,
+        base=st.sampled_from((object, str, int)),
+        raising=st.frozensets(st.sampled_from(RAISABLE_DUNDERS)).map(
+            lambda raising: (raising | {"__eq__"}) - {"__hash__"}
+        ),
+        hash_mode=st.just("collides"),
+        value=st.sampled_from(MATCH_VALUES),
+    )
+    rematch = st.builds(Rematch, key=st.sampled_from(_DETAIL_KEYS), detail=incomparable)
+    weighted: list[st.SearchStrategy[Any]] = [fire] * 3 + [add] * 3 + [act] * 3
+    stop = st.builds(
+        StopWithin,
+        timeout=recipes((1, 1, 5, 0, -1, float("nan"), True, "1"), (Fraction, int, object)),
+    )
+    weighted += [match, remove, keyword, rematch, stop]
+    return st.sampled_from(weighted).flatmap(lambda strategy: strategy)

@@ -16,6 +16,7 @@ on handler errors), which moves it to the next phase or to an end state.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 from collections.abc import Awaitable, Callable, Coroutine
@@ -25,13 +26,15 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, cast, final
 
 from automat import TypeMachine, TypeMachineBuilder
 from twisted.internet.defer import CancelledError, Deferred
+from twisted.python import reflect
 from twisted.python.failure import Failure
 
+from twisted_event_dispatcher._safe import safe_repr, safe_str, type_name
 from twisted_event_dispatcher.exceptions import HandlerTimedOut
 from twisted_event_dispatcher.runtime._records import EventRun, HandlerOutcome
 
 if TYPE_CHECKING:
-    from twisted.internet.interfaces import IReactorTime
+    from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
     from twisted_event_dispatcher.runtime._records import RunOrigin
     from twisted_event_dispatcher.runtime._registry import Matches, Registration
@@ -44,6 +47,8 @@ __all__ = [
     "RunCore",
     "RunHost",
     "RunInputs",
+    "forget_frames",
+    "log_failure",
     "make_run_machine",
     "phase_state_name",
 ]
@@ -223,6 +228,8 @@ class PendingCall:
         "slot",
         "started",
         "state",
+        "timeout",
+        "timer",
     )
 
     def __init__(self, core: RunCore, reg: Registration, started: float) -> None:
@@ -235,6 +242,9 @@ class PendingCall:
         self.outcome: HandlerOutcome | None = None
         self.deferred: Deferred[Any] | None = None
         self.slot = -1
+        self.timer: IDelayedCall | None = None
+        self.timeout: float | None = None
+        """Once the timer has run out: the timeout, in seconds."""
 
     def succeeded(self, result: object) -> None:
         """Callback of the handler's Deferred."""
@@ -242,20 +252,59 @@ class PendingCall:
 
     def failed(self, failure: Failure) -> None:
         """Errback of the handler's Deferred; consumes the failure, which the run records."""
-        status: OutcomeStatus = "timed_out" if failure.check(HandlerTimedOut) else "failed"
+        # isinstance, not Failure.check(): that names the exception's classes,
+        # which a class with an odd __module__ makes raise.
+        if self.timeout is not None and isinstance(failure.value, CancelledError):
+            failure = self._timed_out(self.timeout)
+        status: OutcomeStatus = (
+            "timed_out" if isinstance(failure.value, HandlerTimedOut) else "failed"
+        )
         self._settle(status, None, failure)
 
-    def timed_out(self, result: object, timeout: float) -> object:
-        """``onTimeoutCancel`` for :meth:`Deferred.addTimeout`: cancellation becomes a timeout."""
-        if isinstance(result, Failure) and result.check(CancelledError):
-            raise HandlerTimedOut(
+    def time_out(self, timeout: float) -> None:
+        """The call's timer has run out: cancel its Deferred, and end the call ``timed_out``.
+
+        The call ends even when the Deferred cannot be cancelled: its
+        canceller raises (logged), or it waits on something cancelling does
+        not reach.
+        """
+        self.timer = None
+        if self.state != _WAITING:
+            return
+        self.timeout = timeout
+        self.cancel()
+        if self.state == _WAITING:
+            self._settle("timed_out", None, self._timed_out(timeout))
+
+    def _timed_out(self, timeout: float) -> Failure:
+        return Failure(
+            HandlerTimedOut(
                 f"handler {self.name} (id {self.handler_id}) in phase {self.phase!r} "
                 f"did not settle within {timeout} seconds"
             )
-        return result
+        )
+
+    def cancel(self) -> None:
+        """Cancel the call's Deferred; a canceller that raises is logged, never raised."""
+        assert self.deferred is not None  # noqa: S101 -- set when it started waiting
+        try:
+            self.deferred.cancel()
+        except BaseException:  # noqa: BLE001 -- the handler's bug must not stop the run
+            log_failure(
+                self.core.log,
+                "handler_cancel_failed",
+                Failure(),
+                handler_id=self.handler_id,
+                handler_name=self.name,
+                phase=self.phase,
+            )
 
     def _settle(self, status: OutcomeStatus, result: object, failure: Failure | None) -> None:
         now = self.core.host.clock.seconds()
+        if self.timer is not None:
+            if self.timer.active():
+                self.timer.cancel()
+            self.timer = None
         outcome = HandlerOutcome(
             self.handler_id,
             self.name,
@@ -316,20 +365,95 @@ def _record(core: RunCore, phase: PhaseRun, outcome: HandlerOutcome, slot: int =
     phase.failed = True
     failure = outcome.failure
     assert failure is not None  # noqa: S101 -- every non-success carries its failure
-    core.log.error(
+    log_failure(
+        core.log,
         "handler_settled",
+        failure,
         handler_id=outcome.handler_id,
         handler_name=outcome.handler_name,
         phase=outcome.phase,
         status=status,
         duration=outcome.duration,
-        exception_type=failure.type.__name__ if failure.type else None,
-        exception_message=str(failure.value),
-        exc_info=(failure.type, failure.value, failure.getTracebackObject()),
     )
     # Once logged, keep no frames: they hold the handler, its instance and
     # their locals, which would outlive a weakly registered handler in the run.
+    forget_frames(failure)
+
+
+def _exception_type(failure: Failure) -> str | None:
+    try:
+        return str.__str__(failure.type.__name__) if failure.type else None
+    except Exception:  # noqa: BLE001 -- a metaclass may break __name__; never raise here
+        return type_name(failure.value)
+
+
+def log_failure(log: Any, event: str, failure: Failure, **fields: object) -> None:
+    """Log *failure* at error level with its type, message and traceback; never raise.
+
+    The message is taken with :func:`~twisted_event_dispatcher._safe.safe_str`
+    (uncut: the logging configuration bounds what it prints): the exception
+    is the user's, and its ``__str__`` may raise.  Should the
+    logging configuration fail to render the record (a renderer showing the
+    frames' locals meets a ``__repr__`` that raises), it is logged again
+    without the traceback; should that fail too, it is given up: a run in
+    the middle of a transition must never be stopped by its logging.
+    """
+    fields["exception_type"] = _exception_type(failure)
+    fields["exception_message"] = safe_str(failure.value, limit=None)
+    try:
+        log.error(
+            event, **fields, exc_info=(failure.type, failure.value, failure.getTracebackObject())
+        )
+    except Exception:  # noqa: BLE001 -- see the docstring
+        with contextlib.suppress(Exception):  # nothing left to report it with
+            log.error(event, **fields)  # noqa: TRY400 -- the traceback is what failed
+
+
+def _qualified(cls: type) -> str:
+    try:
+        return str.__str__(reflect.qual(cls))
+    except Exception:  # noqa: BLE001 -- a class whose __module__ is no str
+        return type.__dict__["__qualname__"].__get__(cls, type)  # type: ignore[no-any-return]
+
+
+def _name_parents(failure: Failure) -> None:
+    # Failure.check() and cleanFailure() name the exception's classes with
+    # reflect.qual, which raises for a class whose __module__ is no str: name
+    # them safely first, so that neither raises.
+    try:
+        failure.parents  # noqa: B018 -- computed and kept on first access
+    except Exception:  # noqa: BLE001
+        failure.parents = [_qualified(cls) for cls in type(failure.value).__mro__]
+
+
+def forget_frames(failure: Failure) -> None:
+    """Drop the frames *failure* holds: its own, and those of every exception chained to it.
+
+    :meth:`Failure.cleanFailure` replaces the failure's own traceback with
+    strings, but the exceptions on the value's ``__cause__`` and
+    ``__context__`` (``raise X from e``, or raising inside an ``except``
+    block), and those inside an exception group, keep their tracebacks, and
+    through them the frames of the handler that raised: a weakly registered
+    bound method's instance would stay alive as long as the run's outcomes.
+    """
+    _name_parents(failure)
     failure.cleanFailure()
+    todo: list[object] = [failure.value]
+    seen: set[int] = set()
+    while todo:
+        error = todo.pop()
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue  # chains can loop
+        seen.add(id(error))
+        try:
+            error.__traceback__ = None
+            todo.append(error.__cause__)
+            todo.append(error.__context__)
+            group = getattr(error, "exceptions", None)  # an ExceptionGroup's members
+            if type(group) is tuple:
+                todo.extend(group)
+        except Exception:  # noqa: BLE001, S112 -- a subclass may break these attributes
+            continue
 
 
 def _trace(
@@ -439,9 +563,6 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
                 _log_success(core, outcome)
             continue
         call = PendingCall(core, reg, started)
-        timeout = host.handler_timeout if reg.timeout is None else reg.timeout
-        if timeout is not None and (not result.called or result.paused):
-            result.addTimeout(timeout, clock, call.timed_out)
         result.addCallbacks(call.succeeded, call.failed)
         if call.outcome is not None:
             _record(core, phase, call.outcome)
@@ -451,6 +572,10 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
             call.slot = len(core.outcomes)
             append(None)
             phase.pending[call] = None
+            timeout = host.handler_timeout if reg.timeout is None else reg.timeout
+            if timeout is not None:
+                # Not Deferred.addTimeout: a canceller that raises would leave the call pending.
+                call.timer = clock.callLater(timeout, call.time_out, timeout)
 
 
 def _enter_phase(index: int, from_state: str, input_name: str) -> Callable[..., PhaseRun]:
@@ -478,7 +603,7 @@ def _finish(core: RunCore, status: RunStatus) -> None:
         core.log.warning(
             "run_dropped",
             reason="the dispatcher is not running (when_stopped='drop')",
-            details={key: repr(value) for key, value in core.details.items()},
+            details={key: safe_repr(value) for key, value in core.details.items()},
         )
     elif core.debug:
         core.log.debug(
@@ -524,6 +649,9 @@ def _cancel_in(state_name: str) -> Callable[..., None]:
         phase.pending.clear()
         for call in pending:
             call.state = _DONE
+            if call.timer is not None:
+                call.timer.cancel()
+                call.timer = None
             core.outcomes[call.slot] = HandlerOutcome(
                 call.handler_id,
                 call.name,
@@ -553,8 +681,7 @@ def _cancel_in(state_name: str) -> Callable[..., None]:
 
 def _cancel_calls(pending: list[PendingCall]) -> None:
     for call in pending:
-        assert call.deferred is not None  # noqa: S101 -- set when it started waiting
-        call.deferred.cancel()
+        call.cancel()
 
 
 def _end_from_waiting(input_name: str, status: RunStatus) -> Callable[..., None]:

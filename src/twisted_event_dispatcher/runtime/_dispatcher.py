@@ -6,6 +6,7 @@ import contextvars
 import functools
 import itertools
 import math
+import operator
 import secrets
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -14,8 +15,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
 
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from twisted_event_dispatcher._safe import safe_repr, safe_str, type_name
 from twisted_event_dispatcher.exceptions import (
     DispatcherNotRunning,
     QueueFull,
@@ -25,7 +28,12 @@ from twisted_event_dispatcher.interfaces import IBackgroundUtility, IEventDispat
 from twisted_event_dispatcher.machines._lifecycle import LifecycleCore, make_lifecycle_machine
 from twisted_event_dispatcher.machines._run import CURRENT_CALL, RunCore, make_run_machine
 from twisted_event_dispatcher.runtime._records import CurrentCall, RunInFlight, RunOrigin
-from twisted_event_dispatcher.runtime._registry import RESERVED_KEYWORDS, Registration, Registry
+from twisted_event_dispatcher.runtime._registry import (
+    RESERVED_KEYWORDS,
+    Matches,
+    Registration,
+    Registry,
+)
 from twisted_event_dispatcher.runtime._threads import in_reactor_thread
 from twisted_event_dispatcher.tracing._logger import get_logger, is_debug_enabled
 
@@ -65,11 +73,17 @@ _WHEN_STOPPED: Final = ("drop", "queue", "error")
 _ON_HANDLER_ERROR: Final = ("continue", "abort")
 
 
-def _choice(parameter: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
+# Validation never trusts the dunders of what it is given: a str subclass may
+# break hashing, comparing or len(), so names are read as plain str, and every
+# value named in an error message goes through safe_repr.
+
+
+def _choice(parameter: str, value: object, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or str.__str__(value) not in allowed:
         raise ValueError(
-            f"{parameter} must be one of {', '.join(map(repr, allowed))}; got {value!r}"
+            f"{parameter} must be one of {', '.join(map(repr, allowed))}; got {safe_repr(value)}"
         )
+    return str.__str__(value)
 
 
 def _positive_seconds(parameter: str, value: object) -> float | None:
@@ -77,13 +91,19 @@ def _positive_seconds(parameter: str, value: object) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(
-            f"{parameter} must be a number of seconds or None; got {value!r} "
-            f"({type(value).__name__})"
+            f"{parameter} must be a number of seconds or None; got {safe_repr(value)} "
+            f"({type_name(value)})"
         )
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except Exception as error:  # a Real whose __float__ raises, or one too large
+        raise ValueError(
+            f"{parameter} must be a positive, finite number of seconds; got "
+            f"{safe_repr(value)}, whose float() raised {type_name(error)}: {safe_str(error)}"
+        ) from error
     if not (seconds > 0 and math.isfinite(seconds)):
         raise ValueError(
-            f"{parameter} must be a positive, finite number of seconds; got {value!r}"
+            f"{parameter} must be a positive, finite number of seconds; got {safe_repr(value)}"
         )
     return seconds
 
@@ -93,41 +113,53 @@ def _positive_count(parameter: str, value: object) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(
-            f"{parameter} must be a whole number >= 1 or None; got {value!r} "
-            f"({type(value).__name__})"
+            f"{parameter} must be a whole number >= 1 or None; got {safe_repr(value)} "
+            f"({type_name(value)})"
         )
-    if value < 1:
-        raise ValueError(f"{parameter} must be >= 1 or None; got {value!r}")
-    return value
+    count = operator.index(value)  # a plain int, whatever an int subclass overrides
+    if count < 1:
+        raise ValueError(f"{parameter} must be >= 1 or None; got {count!r}")
+    return count
 
 
 def _names(parameter: str, values: object, *, keywords: bool) -> tuple[str, ...]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise TypeError(
-            f"{parameter} must be a sequence of names, such as ('a', 'b'); got {values!r}"
+            f"{parameter} must be a sequence of names, such as ('a', 'b'); got {safe_repr(values)}"
         )
-    names = tuple(values)
-    seen: set[str] = set()
-    for name in names:
+    try:
+        given = tuple(values)
+    except Exception as error:  # an __iter__ or __len__ that raises
+        raise TypeError(
+            f"{parameter} must be a sequence of names, such as ('a', 'b'); iterating "
+            f"{safe_repr(values)} raised {type_name(error)}: {safe_str(error)}"
+        ) from error
+    names: list[str] = []
+    for name in given:
         if keywords:
-            _check_keyword(name)
-        elif not isinstance(name, str) or not name:
-            raise ValueError(f"every phase must be a non-empty str; got {name!r} in {names!r}")
-        if name in seen:
-            raise ValueError(f"{parameter} names {name!r} more than once: {names!r}")
-        seen.add(name)
-    return names
+            names.append(_keyword(name))
+        elif not isinstance(name, str) or not str.__len__(name):
+            raise ValueError(
+                f"every phase must be a non-empty str; got {safe_repr(name)} in {safe_repr(given)}"
+            )
+        else:
+            names.append(str.__str__(name))
+        if names[-1] in names[:-1]:
+            raise ValueError(f"{parameter} names {names[-1]!r} more than once: {safe_repr(given)}")
+    return tuple(names)
 
 
 def _run_id_prefix(prefix: object) -> str:
     if prefix is None:
         return secrets.token_hex(4)
-    if not isinstance(prefix, str) or not prefix or not prefix.isprintable() or " " in prefix:
+    # Read as a plain str: a subclass may override len(), isprintable() and "in".
+    plain = str.__str__(prefix) if isinstance(prefix, str) else None
+    if not plain or not plain.isprintable() or " " in plain:
         raise ValueError(
             f"run_id_prefix must be a non-empty str of printable characters without spaces, "
-            f"or None; got {prefix!r}"
+            f"or None; got {safe_repr(prefix)}"
         )
-    return prefix
+    return plain
 
 
 def current_call() -> CurrentCall | None:
@@ -154,16 +186,52 @@ def current_call() -> CurrentCall | None:
     )
 
 
-def _check_keyword(name: object) -> None:
-    if not isinstance(name, str) or not name.isidentifier():
+def _keyword(name: object) -> str:
+    """Return *name* as a plain str if it can be a match keyword; raise ValueError if not."""
+    if not isinstance(name, str) or not str.isidentifier(name):
         raise ValueError(
-            f"a match keyword must be a str that is a valid Python identifier; got {name!r}"
+            "a match keyword must be a str that is a valid Python identifier; "
+            f"got {safe_repr(name)}"
         )
-    if name in RESERVED_KEYWORDS:
+    keyword = str.__str__(name)
+    if keyword in RESERVED_KEYWORDS:
         raise ValueError(
-            f"{name!r} cannot be a match keyword: it is a parameter name of the dispatcher's "
-            f"methods; reserved: {', '.join(map(repr, sorted(RESERVED_KEYWORDS)))}"
+            f"{keyword!r} cannot be a match keyword: it is a parameter name of the "
+            "dispatcher's methods; reserved: "
+            f"{', '.join(map(repr, sorted(RESERVED_KEYWORDS)))}"
         )
+    return keyword
+
+
+_ORIGIN_FIELDS: Final = (
+    ("node", (str,)),
+    ("run_id", (str, type(None))),
+    ("handler_id", (int, type(None))),
+    ("handler_name", (str, type(None))),
+)
+
+
+def _check_origin(origin: RunOrigin) -> None:
+    # Every record of the run carries these fields: they must be plain values,
+    # which any renderer can print, not objects whose __repr__ might raise.
+    for name, types in _ORIGIN_FIELDS:
+        value = getattr(origin, name)
+        if type(value) not in types:
+            allowed = " or ".join("None" if t is type(None) else t.__name__ for t in types)
+            raise TypeError(
+                f"origin.{name} must be a plain {allowed}; got {safe_repr(value)} "
+                f"({type_name(value)})"
+            )
+
+
+def _plain_keys(details: dict[str, Any]) -> dict[str, Any]:
+    """Return *details* with plain str keys: ``**kwargs`` keys may be str subclasses."""
+    plain = {str.__str__(key): value for key, value in details.items()}
+    if len(plain) != len(details):
+        raise ValueError(
+            f"event details name a keyword more than once: {', '.join(map(repr, plain))}"
+        )
+    return plain
 
 
 @final
@@ -237,9 +305,11 @@ class EventDispatcher:
         phase_names = _names("phases", phases, keywords=False)
         if not phase_names:
             raise ValueError("phases must name at least one phase; got an empty sequence")
-        _choice("ordering", ordering, _ORDERINGS)
-        _choice("when_stopped", when_stopped, _WHEN_STOPPED)
-        _choice("on_handler_error", on_handler_error, _ON_HANDLER_ERROR)
+        ordering = cast("Ordering", _choice("ordering", ordering, _ORDERINGS))
+        when_stopped = cast("WhenStopped", _choice("when_stopped", when_stopped, _WHEN_STOPPED))
+        on_handler_error = cast(
+            "OnHandlerError", _choice("on_handler_error", on_handler_error, _ON_HANDLER_ERROR)
+        )
         self._registry: Final = Registry(phase_names, keywords)
         self._host: Final = _Host(
             self._registry,
@@ -315,9 +385,9 @@ class EventDispatcher:
         Raises:
             ValueError: *name* is not an identifier, or is a reserved parameter name.
         """
-        _check_keyword(name)
-        if name not in self._registry.keywords:
-            self._registry.add_keyword(name)
+        keyword = _keyword(name)
+        if keyword not in self._registry.keywords:
+            self._registry.add_keyword(keyword)
 
     @in_reactor_thread
     def remove_match_spec_keyword(self, name: str) -> None:
@@ -365,17 +435,18 @@ class EventDispatcher:
 
         Raises:
             TypeError: *listen_fn* is not callable or cannot be weakly
-                referenced, a match value is not hashable, or a number is of
-                the wrong type.
+                referenced, a match value is not hashable (or comparing it
+                with the values registered already raises), or a number is
+                of the wrong type.
             ValueError: *phase* or a match keyword is unknown, or *max_calls*
                 or *timeout* is out of range.
         """
         if not callable(listen_fn):
             raise TypeError(
-                f"listen_fn must be callable; got {listen_fn!r} ({type(listen_fn).__name__})"
+                f"listen_fn must be callable; got {safe_repr(listen_fn)} ({type_name(listen_fn)})"
             )
         if not isinstance(use_weakref, bool):
-            raise TypeError(f"use_weakref must be True or False; got {use_weakref!r}")
+            raise TypeError(f"use_weakref must be True or False; got {safe_repr(use_weakref)}")
         reg = self._registry.add(
             listen_fn,
             phase,
@@ -396,7 +467,8 @@ class EventDispatcher:
         Returns:
             A Deferred, already fired: with None, or failed with
             :class:`~twisted_event_dispatcher.UnknownHandlerError` when no
-            handler is registered under that id.
+            handler is registered under that id.  Ids are ints and compare
+            by type as well as value: ``True`` (equal to ``1``) is no id.
         """
         try:
             self._registry.remove(handler_id)
@@ -417,9 +489,10 @@ class EventDispatcher:
 
         Raises:
             ValueError: A key of *event_details* is not an allowed keyword.
-            TypeError: A value is not hashable.
+            TypeError: A value is not hashable, or comparing it with the values
+                of the registered match specs raised.
         """
-        matches = self._registry.match(event_details)
+        _, matches = self._match(event_details)
         return {
             phase: [reg.snapshot() for reg in regs]
             for phase, regs in zip(self.phases, matches, strict=True)
@@ -446,14 +519,20 @@ class EventDispatcher:
             ``max_queued``).  Cancelling it cancels the pending handler
             results and ends the run as ``cancelled``; it then fires with
             that run.  (Cancelled from inside one of the run's own handlers,
-            the run calls no further handler.)
+            the run calls no further handler.)  A run that waited for its
+            turn is matched again if handlers changed meanwhile; should
+            comparing a detail value with a newly registered match value
+            raise, the run does not begin: it fails with the
+            :class:`TypeError` ``fire_event`` would have raised then (logged
+            as ``run_rejected``), and gives up its place.
 
         Raises:
             ValueError: A key of *event_details* is not an allowed keyword.
-            TypeError: A value of *event_details* is not hashable.
+            TypeError: A value of *event_details* is not hashable, or comparing
+                it with the values of the registered match specs raised.
         """
-        matches = self._registry.match(event_details)
-        run = self._host.new_run(event, event_details, matches, None)
+        details, matches = self._match(event_details)
+        run = self._host.new_run(event, details, matches, None)
         self._lifecycle.submit(run)
         self._host.pump()
         return run.deferred
@@ -475,19 +554,31 @@ class EventDispatcher:
             **event_details: The keyword=value pairs handlers are matched on.
 
         Raises:
-            TypeError: *origin* is not a :class:`RunOrigin`, or a detail value
-                is not hashable.
+            TypeError: *origin* is not a :class:`RunOrigin`, or one of its
+                fields is not of its type (a plain str, an int for
+                ``handler_id``, or None), or a detail value is not hashable.
             ValueError: A key of *event_details* is not an allowed keyword.
 
         .. versionadded:: 1.1
         """
         if not isinstance(origin, RunOrigin):
-            raise TypeError(f"origin must be a RunOrigin; got {type(origin).__name__} instance")
-        matches = self._registry.match(event_details)
-        run = self._host.new_run(event, event_details, matches, origin)
+            raise TypeError(f"origin must be a RunOrigin; got {type_name(origin)} instance")
+        _check_origin(origin)
+        details, matches = self._match(event_details)
+        run = self._host.new_run(event, details, matches, origin)
         self._lifecycle.submit(run)
         self._host.pump()
         return run.deferred
+
+    def _match(self, details: dict[str, Any]) -> tuple[dict[str, Any], Matches]:
+        try:
+            return details, self._registry.match(details)
+        except Exception:  # noqa: BLE001 -- matched again below, to raise a clean error
+            # A key may be a str subclass whose __eq__ or __hash__ raises: with
+            # plain keys, matching succeeds or raises a ValueError or TypeError
+            # naming what is wrong (as it does for a plain bad key or value).
+            details = _plain_keys(details)
+            return details, self._registry.match(details)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -581,7 +672,7 @@ def _in_flight(run: RunCore, now: float) -> RunInFlight:
     return RunInFlight(
         run_id=run.run_id,
         parent_run_id=run.parent_run_id,
-        event_type=type(run.event).__qualname__,
+        event_type=type_name(run.event),
         phase=None if phase is None else phase.name,
         pending_handlers=()
         if phase is None
@@ -593,6 +684,11 @@ def _in_flight(run: RunCore, now: float) -> RunInFlight:
 def _deliver(deferred: Deferred[EventRun], result: EventRun) -> None:
     if not deferred.called:  # cancelled while its delivery waited: delivered then
         deferred.callback(result)
+
+
+def _refuse(deferred: Deferred[EventRun], failure: Failure) -> None:
+    if not deferred.called:
+        deferred.errback(failure)
 
 
 def _cancel_run(run: RunCore) -> Callable[[Deferred[EventRun]], None]:
@@ -675,8 +771,8 @@ class _Host:
         if debug:
             log.debug(
                 "run_created",
-                event_type=type(event).__qualname__,
-                details={key: repr(value) for key, value in details.items()},
+                event_type=type_name(event),
+                details={key: safe_repr(value) for key, value in details.items()},
                 parent_handler_id=(
                     parent[1].handler_id
                     if parent is not None
@@ -736,7 +832,11 @@ class _Host:
             return
         if run.generation != self.registry.generation:
             # Checked when fired; a keyword removed since cannot be in any spec.
-            run.matches = self.registry.match(run.details, check=False)
+            try:
+                run.matches = self.registry.match(run.details, check=False)
+            except Exception as error:  # noqa: BLE001 -- delivered through the run's Deferred
+                self._unmatchable(run, error)
+                return
         run.started = self.clock.seconds()
         if run.debug:
             run.log.debug("run_started")
@@ -744,6 +844,26 @@ class _Host:
             run.inputs.begin()
         else:
             run.context.run(run.inputs.begin)
+
+    def _unmatchable(self, run: RunCore, error: Exception) -> None:
+        # A detail value's __eq__ raised against a spec registered while the run
+        # waited: the run cannot begin.  It ends as fire_event would have ended
+        # then (with the TypeError), and gives up its place, so the serial slot
+        # is freed and a stop() can drain.
+        if not isinstance(error, (TypeError, ValueError)):
+            error = TypeError(
+                f"the details of {safe_repr(run.event)} could not be matched when its turn "
+                f"came: {type_name(error)}: {safe_str(error)}"
+            ).with_traceback(error.__traceback__)
+        run.log.warning(
+            "run_rejected",
+            reason="its details could not be matched against the handlers registered "
+            "when its turn came",
+            exception_type=type_name(error),
+            exception_message=safe_str(error),
+        )
+        self._lifecycle.run_ended(run)
+        self._soon.append(functools.partial(_refuse, run.deferred, Failure(error)))
 
     def drop(self, run: RunCore) -> None:
         if run.status is None:
@@ -755,8 +875,8 @@ class _Host:
         run.log.warning("run_rejected", reason=f"the dispatcher is {state} (when_stopped='error')")
         run.deferred.errback(
             DispatcherNotRunning(
-                f"cannot fire {run.event!r}: the dispatcher is {state}; call start() first, "
-                "or build it with when_stopped='queue' or 'drop'"
+                f"cannot fire {safe_repr(run.event)}: the dispatcher is {state}; call start() "
+                "first, or build it with when_stopped='queue' or 'drop'"
             )
         )
 
@@ -765,7 +885,9 @@ class _Host:
             return
         run.log.warning("run_rejected", reason=f"max_queued={limit} runs wait already")
         run.deferred.errback(
-            QueueFull(f"cannot queue {run.event!r}: max_queued={limit} runs are waiting already")
+            QueueFull(
+                f"cannot queue {safe_repr(run.event)}: max_queued={limit} runs are waiting already"
+            )
         )
 
     def cancel_for_stop(self, runs: list[RunCore], timeout: float) -> None:

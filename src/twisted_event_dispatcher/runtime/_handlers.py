@@ -8,6 +8,8 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeGuard, cast, final
 
+from twisted_event_dispatcher._safe import type_name
+
 if TYPE_CHECKING:
     from twisted_event_dispatcher.typing import HandlerId
 
@@ -79,7 +81,7 @@ def reference(
             ref = _Ref(handler, on_collected)
     except TypeError:
         raise TypeError(
-            f"cannot hold handler {describe(handler)} ({type(handler).__name__}) by a weak "
+            f"cannot hold handler {describe(handler)} ({type_name(handler)}) by a weak "
             "reference; register it with use_weakref=False and remove it yourself"
         ) from None
     ref.handler_id = handler_id
@@ -115,20 +117,30 @@ def describe(handler: object) -> str:
 
     Used in registration records, outcomes and log records, so that nothing
     the dispatcher keeps or logs holds a weakly registered handler alive.
+    It never raises: a handler whose ``__qualname__`` or ``__module__``
+    raises, or is not a str, is named after its type.
     """
     if isinstance(handler, functools.partial):
         return f"functools.partial({describe(handler.func)})"
     if isinstance(handler, types.MethodType):
         return describe(handler.__func__)
     if _is_bound_builtin(handler):
-        return f"{type(handler.__self__).__qualname__}.{handler.__name__}"
-    qualname: object = getattr(handler, "__qualname__", None)
-    module: object
-    if not isinstance(qualname, str):
-        qualname = type(handler).__qualname__
-        module = type(handler).__module__
+        return f"{type_name(handler.__self__)}.{handler.__name__}"
+    qualname = _str_attribute(handler, "__qualname__")
+    if qualname is None:
+        qualname = type_name(handler)
+        module = _str_attribute(type(handler), "__module__")
     else:
-        module = getattr(handler, "__module__", None)
+        module = _str_attribute(handler, "__module__")
     if module in (None, "builtins"):
         return qualname
     return f"{module}.{qualname}"
+
+
+def _str_attribute(obj: object, name: str) -> str | None:
+    # The attribute as a plain str; None if it is missing, raises or is no str.
+    try:
+        value = getattr(obj, name, None)
+        return str.__str__(value) if isinstance(value, str) else None
+    except Exception:  # noqa: BLE001 -- user code; a name must never break a registration
+        return None

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter, itemgetter
 from typing import Any, Final, cast, final
 
+from twisted_event_dispatcher._safe import safe_repr, safe_str, type_name
 from twisted_event_dispatcher.exceptions import UnknownHandlerError
 from twisted_event_dispatcher.runtime._handlers import HandlerRef, describe, reference
 from twisted_event_dispatcher.runtime._records import HandlerRegistration
@@ -139,14 +140,38 @@ def _describe_allowed(allowed: Iterable[str]) -> str:
 
 
 def check_hashable(kind: str, key: str, value: object) -> None:
-    """Raise a TypeError naming *key* when *value* cannot be hashed."""
+    """Raise a TypeError naming *key* and *value* when *value* cannot be hashed."""
     try:
         hash(value)
     except TypeError:
         raise TypeError(
-            f"{kind} value for {key!r} must be hashable, got {value!r} "
-            f"({type(value).__name__}); use a tuple, frozenset or other hashable value"
+            f"{kind} value for {key!r} must be hashable, got {safe_repr(value)} "
+            f"({type_name(value)}); use a tuple, frozenset or other hashable value"
         ) from None
+    except Exception as error:  # a __hash__ that raises something else
+        raise TypeError(
+            f"{kind} value for {key!r} must be hashable, got {safe_repr(value)} "
+            f"({type_name(value)}), whose __hash__ raised {_error(error)}"
+        ) from error
+
+
+def _error(error: BaseException) -> str:
+    return f"{type_name(error)}: {safe_str(error)}"
+
+
+def _uncomparable(kind: str, values: Mapping[str, Any], error: Exception) -> TypeError:
+    # Keys may be str subclasses (passed as **kwargs): read them as plain str.
+    named = ", ".join(f"{str.__str__(key)}={safe_repr(value)}" for key, value in values.items())
+    return TypeError(
+        f"{kind} {named} cannot be compared with the values of the registered match specs: "
+        f"comparing them raised {_error(error)}; a match value's __eq__ must not raise"
+    )
+
+
+def _unknown_keyword(key: object, allowed: Iterable[str]) -> ValueError:
+    return ValueError(
+        f"{safe_repr(key)} is not an allowed match keyword; allowed: {_describe_allowed(allowed)}"
+    )
 
 
 @final
@@ -183,28 +208,27 @@ class Registry:
         self._keywords[name] = None
         self._changed()
 
-    def remove_keyword(self, name: str) -> None:
+    def remove_keyword(self, name: object) -> None:
         """Disallow *name*; refuse while a registered handler's spec uses it."""
-        if name not in self._keywords:
-            raise ValueError(
-                f"{name!r} is not an allowed match keyword; allowed: "
-                f"{_describe_allowed(self._keywords)}"
-            )
+        # A str subclass could break hashing and comparing: names are read as plain str.
+        keyword = str.__str__(name) if isinstance(name, str) else None
+        if keyword not in self._keywords:
+            raise _unknown_keyword(name, self._keywords)
         self.purge()
         users = [
             reg.name
             for shape in self._shapes.values()
-            if name in shape.keys
+            if keyword in shape.keys
             for bucket in shape.buckets.values()
             for reg in bucket.values()
         ]
         if users:
             raise ValueError(
-                f"cannot remove match keyword {name!r}: the match specs of "
+                f"cannot remove match keyword {keyword!r}: the match specs of "
                 f"{len(users)} registered handler(s) use it ({', '.join(sorted(users))}); "
                 "remove those handlers first"
             )
-        del self._keywords[name]
+        del self._keywords[keyword]
         self._changed()
 
     # -- registration -----------------------------------------------------------------
@@ -212,7 +236,7 @@ class Registry:
     def add(
         self,
         handler: Callable[..., Any],
-        phase: str,
+        phase: object,
         *,
         weak: bool,
         max_calls: int | None,
@@ -220,38 +244,40 @@ class Registry:
         match_spec: dict[str, Any],
     ) -> Registration:
         """Validate and register *handler*; return its registration."""
-        try:
-            phase_index = self._phase_index.get(phase)
-        except TypeError:  # unhashable: certainly not a phase name
-            phase_index = None
+        # A str subclass could break hashing and comparing: names are kept as plain str.
+        phase_index = self._phase_index.get(str.__str__(phase)) if isinstance(phase, str) else None
         if phase_index is None:
             raise ValueError(
-                f"unknown phase {phase!r}; this dispatcher's phases are "
+                f"unknown phase {safe_repr(phase)}; this dispatcher's phases are "
                 f"{', '.join(map(repr, self._phases))}"
             )
         spec: dict[str, Any] = {}
         for key, value in match_spec.items():
-            if key not in self._keywords:
-                raise ValueError(
-                    f"{key!r} is not an allowed match keyword; allowed: "
-                    f"{_describe_allowed(self._keywords)}"
-                )
+            name = str.__str__(key)
+            if name not in self._keywords:
+                raise _unknown_keyword(key, self._keywords)
             if value is not None:
-                check_hashable("match spec", key, value)
-                spec[key] = value
+                check_hashable("match spec", name, value)
+                spec[name] = value
         self.purge()
         handler_id = HandlerId(next(self._ids))
         ref = reference(handler, handler_id, weak=weak, on_collected=self._on_collected)
         names = tuple(sorted(spec))
+        bucket_key = _key_getter(names)(spec) if names else ()
         shape = self._shapes.get(names)
         if shape is None:
-            shape = self._shapes[names] = _Shape(names)
+            shape = _Shape(names)
+        try:
+            bucket = shape.buckets.setdefault(bucket_key, {})
+        except Exception as error:  # a value's __eq__ (or __hash__) raised
+            raise _uncomparable("match spec", spec, error) from error
+        self._shapes[names] = shape
         reg = Registration(
             handler_id,
-            phase,
+            self._phases[phase_index],
             phase_index=phase_index,
             shape=shape.names,  # shared by every registration of this shape
-            key=_key_getter(names)(spec) if names else (),
+            key=bucket_key,
             ref=ref,
             weak=weak,
             name=describe(handler),
@@ -259,7 +285,7 @@ class Registry:
             timeout=timeout,
         )
         self._by_id[handler_id] = reg
-        shape.buckets.setdefault(reg.key, {})[handler_id] = reg
+        bucket[handler_id] = reg
         self._changed()
         log = get_logger()
         if is_debug_enabled(log):
@@ -267,8 +293,8 @@ class Registry:
                 "handler_registered",
                 handler_id=handler_id,
                 handler_name=reg.name,
-                phase=phase,
-                match_spec={key: repr(value) for key, value in spec.items()},
+                phase=reg.phase,
+                match_spec={key: safe_repr(value) for key, value in spec.items()},
                 max_calls=max_calls,
                 weak=weak,
             )
@@ -281,15 +307,14 @@ class Registry:
             UnknownHandlerError: nothing is registered under *handler_id*.
         """
         self.purge()
-        try:
-            reg = self._by_id.get(handler_id)
-        except TypeError:  # unhashable: certainly not an id we gave out
-            reg = None
+        # Ids are ints, compared by type as well as value: True == 1, but is no id.
+        reg = self._by_id.get(handler_id) if type(handler_id) is int else None
         if reg is None:
             raise UnknownHandlerError(
-                f"no handler is registered with id {handler_id!r}; it was never "
-                "registered, or was removed already (by hand, after max_calls, "
-                "or because its weak referent was collected)"
+                f"no handler is registered with id {safe_repr(handler_id)} "
+                f"({type_name(handler_id)}); it was never registered, or was removed "
+                "already (by hand, after max_calls, or because its weak referent was "
+                "collected)"
             )
         self._discard(reg)
         get_logger().debug(
@@ -365,7 +390,8 @@ class Registry:
         Results are cached per details, but only for details whose values are
         plain built-in constants: a cache entry holds its key's values, and
         must not keep an application object (a weakly registered handler's
-        instance, say) alive.
+        instance, say) alive.  Only checked details are cached: the cache
+        answers without checking.
 
         Args:
             details: The event's details.
@@ -374,7 +400,8 @@ class Registry:
 
         Raises:
             ValueError: a key of *details* is not an allowed match keyword.
-            TypeError: a value of *details* is not hashable.
+            TypeError: a value of *details* is not hashable, or comparing it
+                with the values of the registered match specs raised.
         """
         if self._dead:
             self.purge()
@@ -387,7 +414,7 @@ class Registry:
         if check:
             self.check_details(details)
         result = self._lookup(details)
-        if cacheable:
+        if cacheable and check:
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
             self._cache[cache_key] = result
@@ -397,7 +424,10 @@ class Registry:
         matched: list[Registration] = []
         for shape in self._shapes.values():
             if shape.keys <= details.keys():
-                bucket = shape.buckets.get(shape.getter(details))
+                try:
+                    bucket = shape.buckets.get(shape.getter(details))
+                except Exception as error:  # a value's __eq__ (or __hash__) raised
+                    raise _uncomparable("event details", details, error) from error
                 if bucket is not None:
                     matched.extend(bucket.values())
         matched.sort(key=_by_order)
@@ -415,10 +445,7 @@ class Registry:
         """
         for key, value in details.items():
             if key not in self._keywords:
-                raise ValueError(
-                    f"{key!r} is not an allowed match keyword; allowed: "
-                    f"{_describe_allowed(self._keywords)}"
-                )
+                raise _unknown_keyword(key, self._keywords)
             check_hashable("event detail", key, value)
 
     # -- introspection ----------------------------------------------------------------

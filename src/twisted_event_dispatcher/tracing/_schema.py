@@ -83,6 +83,15 @@ _SPECS: Final = (
         ("exception_type", "exception_message", "exception"),
     ),
     RecordSpec(
+        "handler_cancel_failed",
+        "error",
+        (*_RUN, *_HANDLER, "exception_type", "exception_message"),
+        "Cancelling a handler's pending result (its run was cancelled, or it timed out) "
+        "raised: the handler's canceller is broken.  The call ends cancelled or timed_out "
+        "all the same; the traceback is under exception.",
+        ("exception",),
+    ),
+    RecordSpec(
         "phase_completed",
         "debug",
         (*_RUN, "phase", "failed"),
@@ -104,7 +113,10 @@ _SPECS: Final = (
         "run_rejected",
         "warning",
         (*_RUN, "reason"),
-        "The run's Deferred failed before it started (when_stopped='error', or max_queued).",
+        "The run's Deferred failed before it started (when_stopped='error', max_queued, or "
+        "its details could no longer be matched when its turn came: then with "
+        "exception_type and exception_message).",
+        ("exception_type", "exception_message"),
     ),
     RecordSpec(
         "lifecycle_transition",
