@@ -492,3 +492,26 @@ def test_service_stop_timeout_is_checked() -> None:
         with pytest.raises(ValueError, match="stop_timeout must be a positive") as info:
             ClusterService(cluster, stop_timeout=bad)  # type: ignore[arg-type]
         assert repr(bad) in str(info.value)
+
+
+def test_routed_names_the_right_message_when_publishes_overlap(broker: Broker) -> None:
+    """With many publishes awaiting one ack, each Publication says whether it was routed."""
+    from twisted.internet.defer import gatherResults
+
+    seen: list[Any] = []
+
+    async def scenario() -> list[Any]:
+        a = make(broker, "a")
+        a.start()
+        await a.add_event_handler(seen.append, "during", False, kind="k")
+        await a.when_connected()
+        fired = [a.fire_event(n, kind="k" if n % 3 else "z") for n in range(60)]
+        publications = await gatherResults(fired)
+        await until(lambda: len(seen) == 40)
+        await a.stop()
+        return publications
+
+    publications = in_reactor(scenario)
+    assert [p.routed for p in publications] == [bool(n % 3) for n in range(60)]
+    assert all(p.local_run is None for p in publications)  # the node has no local handler
+    assert sorted(seen) == [n for n in range(60) if n % 3]

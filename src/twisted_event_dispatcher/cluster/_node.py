@@ -161,6 +161,8 @@ class _Link:
         self.consuming: dict[str, str] = {}
         """Queue name -> consumer tag."""
         self.declared_pools: set[str] = set()
+        self.returned: set[str] = set()
+        """Ids of the messages the broker returned as unroutable (until their ack)."""
         self.lost = False
         self._unblocked: list[Deferred[None]] | None = None
 
@@ -328,6 +330,8 @@ class EventCluster:
         self._bindings: dict[tuple[str, Binding], set[HandlerId]] = {}
         self._remote: dict[HandlerId, tuple[str, Binding, str | None]] = {}
         self._pools: dict[str, int] = {}
+        self._local: set[HandlerId] = set()
+        """The node's ``"local"`` handlers: without them, firing runs nothing here."""
         self._service: ClientService | None = None
         self._link: _Link | None = None
         self._link_waiters: list[Deferred[_Link]] = []
@@ -420,6 +424,7 @@ class EventCluster:
             )
         )
         if target is None or binding is None:
+            self._local.add(handler_id)
             return succeed(handler_id)
         queue, pool = target
         self._remote[handler_id] = (queue, binding, pool)
@@ -447,6 +452,7 @@ class EventCluster:
         return removed.addCallback(lambda _: self._sync()).addCallback(lambda _: None)
 
     def _forget(self, handler_id: HandlerId) -> None:
+        self._local.discard(handler_id)
         entry = self._remote.pop(handler_id, None)
         if entry is None:
             return
@@ -538,7 +544,11 @@ class EventCluster:
             ),
         }
         message_id = f"{self._instance}-m{next(self._messages)}"
-        local = self.dispatcher.fire_event(event, **{DELIVERY: _LOCAL}, **event_details)
+        local: Deferred[Any] = (
+            self.dispatcher.fire_event(event, **{DELIVERY: _LOCAL}, **event_details)
+            if self._local
+            else succeed(None)
+        )
         published = self._publish(message_id, routing_key, headers, body)
         log = get_logger()
 
@@ -586,13 +596,9 @@ class EventCluster:
                         self.exchange, routing_key, body, properties, mandatory=True
                     )
                 except pika.exceptions.UnroutableError:
-                    get_logger().info(
-                        "event_unrouted",
-                        node=self.node_name,
-                        message_id=message_id,
-                        reason="no node has a matching broadcast or work-queue handler",
-                    )
-                    return False
+                    # pika pins a returned message on the lowest delivery an ack
+                    # covers, not always its own: the message id below decides.
+                    pass
                 except pika.exceptions.NackError:
                     raise PublishError(
                         f"the broker refused message {message_id} (basic.nack)"
@@ -603,7 +609,16 @@ class EventCluster:
                         f"broker confirmed message {message_id} ({type(error).__name__}); "
                         "it may or may not have been delivered"
                     ) from None
-                return True
+                if message_id not in link.returned:
+                    return True
+                link.returned.discard(message_id)  # a return comes before its ack
+                get_logger().info(
+                    "event_unrouted",
+                    node=self.node_name,
+                    message_id=message_id,
+                    reason="no node has a matching broadcast or work-queue handler",
+                )
+                return False
             finally:
                 self._unconfirmed.release()
 
@@ -669,10 +684,10 @@ class EventCluster:
 
         Args:
             timeout: Seconds the runs in flight may take; when they run out,
-                the dispatcher cancels them (their messages are acknowledged
-                as cancelled runs: broadcast ones, or sent back to their work
-                queue), as :meth:`EventDispatcher.stop` does.  None waits for
-                ever.
+                the dispatcher cancels them, as
+                :meth:`~twisted_event_dispatcher.EventDispatcher.stop` does
+                (broadcast messages are then acknowledged, work-queue ones
+                sent back to their queue).  None waits for ever.
 
         Every message the node has received (at most ``prefetch`` per queue)
         runs to its end and is acknowledged; the rest stay in the broker.
@@ -761,6 +776,9 @@ class EventCluster:
         impl.add_on_connection_unblocked_callback(link.on_unblocked)
         link.publisher = await protocol.channel()
         await link.publisher.confirm_delivery()
+        link.publisher.add_on_return_callback(
+            lambda message: link.returned.add(message.properties.message_id)
+        )
         link.consumer = await protocol.channel()
         await link.consumer.basic_qos(prefetch_count=self._prefetch)
         channel = link.consumer

@@ -93,5 +93,5 @@ class Publication:
     routed: bool
     """False when no queue was bound to receive it: no node had a matching
     broadcast or work-queue handler (the broker returned it)."""
-    local_run: EventRun
-    """The run of this node's ``delivery="local"`` handlers."""
+    local_run: EventRun | None
+    """The run of this node's ``delivery="local"`` handlers; None when it has none."""
