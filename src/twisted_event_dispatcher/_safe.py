@@ -9,6 +9,7 @@ bound.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable
 from typing import Final
 
@@ -18,6 +19,20 @@ DEFAULT_LIMIT: Final = 2000
 """How many characters of a repr or str are kept unless told otherwise (as the fallback output)."""
 
 _SLICED_FIRST: Final = (str, bytes, bytearray)
+_CONTAINERS: Final = frozenset({list, tuple, dict, set, frozenset})
+
+_containers: Final = reprlib.Repr()
+# A built-in container is shown through reprlib, so the work is bounded too: a
+# list of a million items is not turned into megabytes of text only to be cut.
+# (Python 3.10's Repr takes no keyword arguments: set the limits one by one.)
+_containers.maxlevel = 4
+_containers.maxstring = _containers.maxother = DEFAULT_LIMIT
+
+
+def _repr(obj: object) -> str:
+    if type(obj) in _CONTAINERS:
+        return _containers.repr(obj)
+    return repr(obj)
 
 
 def type_name(obj: object) -> str:
@@ -66,7 +81,7 @@ def safe_repr(obj: object, limit: int | None = DEFAULT_LIMIT) -> str:
         The repr, or ``<unrepresentable T object>`` when ``T.__repr__``
         raises.
     """
-    return _text(obj, limit, repr, "unrepresentable")
+    return _text(obj, limit, _repr, "unrepresentable")
 
 
 def safe_str(obj: object, limit: int | None = DEFAULT_LIMIT) -> str:

@@ -115,9 +115,9 @@ class _RaisingStr(_RaisingRepr):
 
 
 def test_bounded_str_never_raises() -> None:
-    """bounded_str cuts long text, and falls back to a bounded repr when str() raises."""
+    """bounded_str cuts long text, and names the type when str() raises."""
     assert bounded_str("s" * 5_000) == "s" * FALLBACK_VALUE_LIMIT + "… (3000 more characters)"
-    assert bounded_str(_RaisingStr()).startswith("<_RaisingStr instance at 0x")
+    assert bounded_str(_RaisingStr()) == "<unprintable _RaisingStr object>"
 
 
 def test_configured_structlog_gets_records_untouched() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import reprlib
 import sys
 import traceback
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import structlog
+
+from twisted_event_dispatcher._safe import safe_repr, safe_str
 
 if TYPE_CHECKING:
     from structlog.typing import EventDict, ExcInfo, WrappedLogger
@@ -131,40 +132,20 @@ def is_debug_enabled(log: Any) -> bool:
     return bool(check(logging.DEBUG))
 
 
-# The fallback's bounds.  TODO: use twisted_event_dispatcher._safe's safe_repr / safe_str
-# (never raise, bounded; being written for issue 8) instead of bounded_repr and _shorten.
-_REPR: Final = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = FALLBACK_VALUE_LIMIT
-_REPR.maxlevel = 4
-
-
+# The fallback's bounds: the runtime's own never-raising, bounded texts.
 def _shorten(text: str, limit: int = FALLBACK_VALUE_LIMIT) -> str:
     """Return *text*, cut to *limit* characters and marked as cut when it is longer."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+    return safe_str(text, limit)
 
 
 def bounded_repr(value: object, limit: int = FALLBACK_VALUE_LIMIT) -> str:
     """Return a repr of *value* of at most about *limit* characters; never raise."""
-    try:
-        text = _REPR.repr(value)
-    except Exception:  # noqa: BLE001 -- a user's __repr__ (or a huge int) failed
-        try:
-            name = type(value).__qualname__
-        except Exception:  # noqa: BLE001 -- not even its type's name
-            name = "object"
-        text = f"<{name} object (repr failed)>"
-    return _shorten(text, limit)
+    return safe_repr(value, limit)
 
 
 def bounded_str(value: object, limit: int = FALLBACK_VALUE_LIMIT) -> str:
     """Return ``str(value)`` cut to about *limit* characters; never raise."""
-    try:
-        text = str(value)
-    except Exception:  # noqa: BLE001 -- a user's __str__ failed
-        return bounded_repr(value, limit)
-    return _shorten(text, limit)
+    return safe_str(value, limit)
 
 
 class _Shown:
