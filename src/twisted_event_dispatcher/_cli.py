@@ -220,9 +220,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="STATUS",
         type=_statuses,
         action="extend",
-        help="trees in which a run ended with STATUS (a run's: "
-        f"{', '.join(_RUN_STATUSES)}) or a handler call settled with it (a handler "
-        f"call's: {', '.join(_HANDLER_STATUSES)}); several separated by commas",
+        help="trees whose top run ended with STATUS (a run's: "
+        f"{', '.join(_RUN_STATUSES)}), or in which a handler call, child runs' included, "
+        f"settled with it (a call's: {', '.join(_HANDLER_STATUSES)}); several separated "
+        "by commas",
     )
     filters.add_argument(
         "--handler",
@@ -724,13 +725,16 @@ def _chosen(runs: Iterator[TracedRun], args: argparse.Namespace) -> Iterator[Tra
 def _matches(tree: TracedRun, statuses: frozenset[str], names: tuple[str, ...]) -> bool:
     """Whether *tree* passes --status and --handler.
 
-    A run of the tree, or a handler call in it, must have one of *statuses*
-    (if any), and a handler call in it a name containing one of *names* (if any).
+    The tree's top run, or a handler call anywhere in the tree (child runs
+    included), must have one of *statuses* (if any); a handler call anywhere
+    in it must have a name containing one of *names* (if any).  A child run's
+    own status does not count: a completed run that fired a child run is not
+    "aborted" because the child was, though the failed call that aborted the
+    child makes it match ``failed``.
     """
-    status_found = not statuses
+    status_found = not statuses or tree.status in statuses
     name_found = not names
     for run in tree.walk():
-        status_found = status_found or run.status in statuses
         for handler in run.handlers:
             status_found = status_found or handler.status in statuses
             name_found = name_found or any(name in handler.handler_name for name in names)

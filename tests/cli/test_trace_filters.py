@@ -51,7 +51,7 @@ def _top_runs(capsys: pytest.CaptureFixture[str]) -> list[str]:
     ("statuses", "shown"),
     [
         (["failed"], ["order-1"]),
-        (["aborted"], ["order-1"]),  # its child run was aborted
+        (["aborted"], []),  # only order-1's child run was aborted
         (["timed_out"], ["slow-1"]),
         (["cancelled"], ["gone-1"]),
         (["completed"], ["ok-1", "order-1", "slow-1"]),
@@ -64,8 +64,8 @@ def _top_runs(capsys: pytest.CaptureFixture[str]) -> list[str]:
 def test_status_shows_trees_in_which_a_run_or_a_call_has_it(
     shop: Path, capsys: pytest.CaptureFixture[str], statuses: list[str], shown: list[str]
 ) -> None:
-    """--status shows each tree in which a run ended, or a handler call settled, so."""
-    assert main(["trace", str(shop), "--status", *statuses]) == 0
+    """--status shows each tree whose top run ended, or in which a handler call settled, so."""
+    assert main(["trace", str(shop), "--status", *statuses]) == (0 if shown else 1)
     assert _top_runs(capsys) == shown
 
 
@@ -78,13 +78,21 @@ def test_a_cancelled_call_matches_as_a_cancelled_run_does(
     assert _top_runs(capsys) == ["r1"]
 
 
-def test_a_matching_tree_is_shown_whole(shop: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The tree a failed child run makes match is printed whole: the top run and its children."""
-    assert main(["trace", str(shop), "--status", "aborted"]) == 0
+def test_a_matching_tree_is_shown_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A call that failed in a child run shows the whole tree: the top run and its children."""
+    child = run_records("c1", Call("b", status="failed"), at=0.3, parent=("r1", 2))
+    path = write_trace(
+        tmp_path / "t.jsonl",
+        run_records("r1", Call("a"), Call("fire", at=0.3, handler_id=2, fired=child)),
+        run_records("r2", Call("a")),
+    )
+    assert main(["trace", str(path), "--status", "failed"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("run order-1")
-    assert "── +300.0 ms  run refund-1" in out
-    assert "✓ shop.ship" in out
+    assert _top_runs_of(out) == ["r1"]
+    assert "├── +0.0 ms  ✓ a  succeeded" in out
+    assert "── +300.0 ms  run c1" in out
 
 
 @pytest.mark.parametrize(
