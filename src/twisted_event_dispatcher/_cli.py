@@ -211,9 +211,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     filters = trace.add_argument_group(
         "filters",
-        "Each tree (a top-level run with its child runs, or --run's run with its own) is "
-        "shown whole or not at all.  It is shown when it passes every filter given; a filter "
-        "given several times passes a tree that matches any of its values.",
+        "Each tree (a top-level run with its child runs; with --run, that run with its "
+        "child runs) is shown whole or not at all.  It is shown when it passes every "
+        "filter given; a filter given several times passes a tree that matches any of its "
+        "values.",
     )
     filters.add_argument(
         "--status",

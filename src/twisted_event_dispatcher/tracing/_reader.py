@@ -633,7 +633,7 @@ def follow_runs(
             :attr:`~MalformedLine.source` names the file.  By default such
             lines are skipped silently.
         poll_interval: Seconds between two looks at files that had nothing new.
-        sleep: Called with *poll_interval* to wait (:func:`time.sleep` by
+        sleep: Called with *poll_interval* to wait (``time.sleep`` by
             default; tests pass a function that writes to the files instead).
 
     Raises:
