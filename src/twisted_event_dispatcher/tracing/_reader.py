@@ -244,6 +244,18 @@ class MalformedLine:
         return f"line {self.line_number}: {self.reason}"
 
 
+_TIMED: Final = frozenset(
+    {
+        "run_started",
+        "phase_entered",
+        "handler_called",
+        "handler_settled",
+        "run_ended",
+        "run_dropped",
+        "run_rejected",
+    }
+)
+"""The records whose time the reader keeps (besides a run's first record)."""
 _END_STATUS: Final[Mapping[str, str | None]] = {
     "run_ended": None,  # its status key says
     "run_dropped": "dropped",
@@ -279,10 +291,7 @@ class TraceReader:
         if not isinstance(run_id, str):
             return []  # lifecycle and registry records belong to no run
         event = record.get("event")
-        when = timestamp_seconds(record.get("timestamp"))
-        run = self._open.get(run_id)
-        if run is None:
-            run = self._create(run_id, record, when)
+        run, when = self._run_and_time(run_id, event, record)
         if event == "run_created":
             self._created(run, record)
         elif event == "run_started" and when is not None:
@@ -314,6 +323,16 @@ class TraceReader:
         self._unended.clear()
         self._ended_ids.clear()
         return roots
+
+    def _run_and_time(
+        self, run_id: str, event: object, record: Mapping[str, Any]
+    ) -> tuple[TracedRun, float | None]:
+        """The record's run (created by its first record) and, when it tells one, its time."""
+        run = self._open.get(run_id)
+        if run is not None:  # parsing timestamps costs: only the records that keep one
+            return run, timestamp_seconds(record.get("timestamp")) if event in _TIMED else None
+        when = timestamp_seconds(record.get("timestamp"))
+        return self._create(run_id, record, when), when
 
     @staticmethod
     def _created(run: TracedRun, record: Mapping[str, Any]) -> None:
@@ -451,14 +470,15 @@ def timestamp_seconds(value: object) -> float | None:
     .. versionadded:: 1.1
     """
     if isinstance(value, str):
-        text = value.strip()
-        if len(text) > _TIMESTAMP_LENGTH:
+        if len(value) > _TIMESTAMP_LENGTH:
             return None
-        if text[-1:] in {"Z", "z"}:  # Python 3.10's fromisoformat refuses the Z suffix
-            text = text[:-1] + "+00:00"
+        if value.endswith("Z"):  # Python 3.10's fromisoformat refuses the Z suffix
+            value = value[:-1] + "+00:00"
         try:
-            seconds = dt.datetime.fromisoformat(text).timestamp()
-        except (ValueError, OverflowError, OSError):
+            seconds = dt.datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            seconds = _lenient(value)
+        except (OverflowError, OSError):
             return None
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
@@ -468,6 +488,17 @@ def timestamp_seconds(value: object) -> float | None:
     else:
         return None
     return seconds if _EARLIEST <= seconds <= _LATEST else None
+
+
+def _lenient(text: str) -> float:
+    """Parse an ISO 8601 time with spaces around it or a lowercase z; NaN if not one."""
+    text = text.strip()
+    if text[-1:] in {"Z", "z"}:
+        text = text[:-1] + "+00:00"
+    try:
+        return dt.datetime.fromisoformat(text).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return math.nan
 
 
 def _str_or_none(value: object) -> str | None:
