@@ -8,7 +8,7 @@ status, never as a traceback.  The exit statuses:
 - 1: an error, reported on standard error (bad input, an unreadable file,
   malformed trace lines, a diagram ``dot`` could not render);
 - 2: a bad command line (from :mod:`argparse`);
-- 130: interrupted (Ctrl-C);
+- 130: interrupted (Ctrl-C), except ``trace --follow``, which Ctrl-C ends with 0;
 - 141: standard output was closed before everything was written (``| head``),
   as for a Unix tool stopped by ``SIGPIPE``; nothing is reported.
 """
