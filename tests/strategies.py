@@ -7,6 +7,7 @@ several handlers per bucket, wildcards) to happen in every run.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -329,6 +330,8 @@ _FIELDS: Final = (
     "exception_type",
     "exception_message",
     "failed",
+    "timestamp",
+    "timestamp",
 )
 
 
@@ -358,9 +361,21 @@ def _nested(depth: int) -> Any:
     return value
 
 
+def _timestamps() -> st.SearchStrategy[Any]:
+    """A timestamp: ISO 8601 from year 1 to 9999, with or without a zone, or a damaged one."""
+    zones = st.sampled_from((None, dt.timezone.utc, dt.timezone(dt.timedelta(hours=-23))))
+    return st.one_of(
+        st.datetimes(timezones=zones).map(lambda moment: moment.isoformat()),
+        st.datetimes().map(lambda moment: moment.isoformat() + "Z"),
+        st.sampled_from(("2026-02-30T00:00:00Z", "Z", "", "2026-03-01T12:00:00+25:00")),
+        st.floats(-1e20, 1e20),
+    )
+
+
 def _field_values() -> st.SearchStrategy[Any]:
     """A record field's value: a likely one, one of the wrong type, a huge or a deep one."""
     return st.one_of(
+        _timestamps(),
         st.sampled_from(_RUN_IDS),
         st.sampled_from(("before", "during", "failed", "completed", "h", 1, 0.5, True)),
         _json_values(),

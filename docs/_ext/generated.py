@@ -155,7 +155,9 @@ def generate(out: Path) -> None:
     viz.write(viz.run_machine(dispatcher), out / "tutorial-run-machine.svg")
     viz.write(viz.run_trace(traced), out / "tutorial-run.svg")
     (out / "tutorial-trace.txt").write_text(
-        "\n".join(format_tree(traced)) + "\n", encoding="utf-8"
+        # On a Clock, the records' wall-clock timestamps would all say +0.0 ms.
+        "\n".join(format_tree(traced, offsets=False)) + "\n",
+        encoding="utf-8",
     )
     first = trace_path.read_text(encoding="utf-8").splitlines()
     (out / "tutorial-trace-head.jsonl").write_text("\n".join(first[:4]) + "\n", encoding="utf-8")

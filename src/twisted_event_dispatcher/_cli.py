@@ -8,7 +8,7 @@ status, never as a traceback.  The exit statuses:
 - 1: an error, reported on standard error (bad input, an unreadable file,
   malformed trace lines, a diagram ``dot`` could not render);
 - 2: a bad command line (from :mod:`argparse`);
-- 130: interrupted (Ctrl-C);
+- 130: interrupted (Ctrl-C), except ``trace --follow``, which Ctrl-C ends with 0;
 - 141: standard output was closed before everything was written (``| head``),
   as for a Unix tool stopped by ``SIGPIPE``; nothing is reported.
 """
@@ -19,12 +19,15 @@ import argparse
 import ast
 import contextlib
 import errno
+import heapq
 import importlib
+import math
 import os
 import re
+import select
 import sys
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -43,6 +46,9 @@ _SHOWN_ERRORS: Final = 10
 """Malformed trace lines reported one by one; the rest are counted."""
 _DRAWINGS: Final = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 _STDOUT: Final = "-"
+_STDIN: Final = "-"
+_POLL_INTERVAL: Final = 0.25
+"""Seconds between two looks at a followed trace that had nothing new."""
 
 
 class _UsageError(Exception):
@@ -54,7 +60,7 @@ class _OutputClosed(Exception):
 
 
 class _NotATrace(Exception):
-    """The first lines of the input are all malformed: stop reading."""
+    """The first lines of the input (the file it names) are all malformed: stop reading."""
 
 
 def _value_length(text: str) -> int | None:
@@ -67,6 +73,73 @@ def _value_length(text: str) -> int | None:
             f"expected a number of characters (0: no limit); got {text!r}"
         )
     return value or None
+
+
+_RUN_STATUSES: Final = ("completed", "aborted", "cancelled", "dropped", "rejected", "unfinished")
+_HANDLER_STATUSES: Final = ("succeeded", "failed", "timed_out", "cancelled", "pending")
+_STATUSES: Final = tuple(dict.fromkeys((*_RUN_STATUSES, *_HANDLER_STATUSES)))
+_AGO: Final = re.compile(r"-?(?P<count>[0-9]+(?:\.[0-9]+)?)(?P<unit>[smhdw])")
+"""A relative time: ``10m`` (or ``-10m``) is ten minutes ago."""
+_UNITS: Final = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
+_TIME_OPTIONS: Final = frozenset({"--since", "--until"})
+
+
+def _statuses(text: str) -> list[str]:
+    chosen = [part.strip() for part in text.split(",")]
+    for status in chosen:
+        if status not in _STATUSES:
+            raise argparse.ArgumentTypeError(
+                f"unknown status {status!r}: expected {', '.join(_STATUSES)} "
+                "(several separated by commas)"
+            )
+    return chosen
+
+
+def _moment(text: str) -> float:
+    """A point in time given as ISO 8601 or as a time ago, in seconds since the epoch."""
+    from twisted_event_dispatcher.tracing import timestamp_seconds
+
+    ago = _AGO.fullmatch(text.strip())
+    if ago is not None:
+        return time.time() - float(ago["count"]) * _UNITS[ago["unit"]]
+    if text.strip() == "now":
+        return time.time()
+    seconds = timestamp_seconds(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(
+            "expected an ISO 8601 time (2026-03-01T12:00:00Z, 2026-03-01 12:00 in local time, "
+            f"2026-03-01), a time ago (30s, 10m, 2h, 1d, 1w, also -10m) or now; got {text!r}"
+        )
+    return seconds
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of runs (1 or more); got {text!r}")
+    return value
+
+
+def _times_ago_joined(argv: Sequence[str]) -> list[str]:
+    """Let ``--since -10m`` mean ``--since=-10m``: argparse would read -10m as an option."""
+    joined: list[str] = []
+    rest = iter(argv)
+    for arg in rest:
+        if arg == "--":
+            joined += [arg, *rest]
+            break
+        if arg in _TIME_OPTIONS:
+            value = next(rest, None)
+            if value is not None and _AGO.fullmatch(value):
+                joined.append(f"{arg}={value}")
+                continue
+            joined += [arg] if value is None else [arg, value]
+            continue
+        joined.append(arg)
+    return joined
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,6 +209,59 @@ def _parser() -> argparse.ArgumentParser:
         metavar="RUN_ID",
         help="only this run and its child runs (default for drawings: the first run)",
     )
+    filters = trace.add_argument_group(
+        "filters",
+        "Each tree (a top-level run with its child runs; with --run, that run with its "
+        "child runs) is shown whole or not at all.  It is shown when it passes every "
+        "filter given; a filter given several times passes a tree that matches any of its "
+        "values.",
+    )
+    filters.add_argument(
+        "--status",
+        metavar="STATUS",
+        type=_statuses,
+        action="extend",
+        help="trees whose top run ended with STATUS (a run's: "
+        f"{', '.join(_RUN_STATUSES)}), or in which a handler call, child runs' included, "
+        f"settled with it (a call's: {', '.join(_HANDLER_STATUSES)}); several separated "
+        "by commas",
+    )
+    filters.add_argument(
+        "--handler",
+        metavar="NAME",
+        action="append",
+        help="trees in which a handler was called whose qualified name contains NAME "
+        "(a plain, case-sensitive substring: 'charge' matches shop.charge_card)",
+    )
+    filters.add_argument(
+        "--since",
+        metavar="TIME",
+        type=_moment,
+        help="trees still going at TIME or started after it (a run that never ended is "
+        "still going); TIME is ISO 8601 (2026-03-01T12:00:00Z; local time without an offset) "
+        "or a time ago (30s, 10m, 2h, 1d, 1w, or -10m); compared with the records' timestamps",
+    )
+    filters.add_argument(
+        "--until",
+        metavar="TIME",
+        type=_moment,
+        help="trees started at TIME or before it; trees without timestamps pass neither "
+        "--since nor --until",
+    )
+    filters.add_argument(
+        "--slowest",
+        metavar="N",
+        type=_count,
+        help="of the trees the other filters pass, the N whose top run took longest, slowest "
+        "first (runs without a duration are not ranked); shown once the trace is read",
+    )
+    trace.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="keep reading as the files grow, as 'tail -f' does, and show each tree once it "
+        "completes; stop with Ctrl-C (exit status 0)",
+    )
     trace.add_argument(
         "--format",
         choices=("tree", "svg", "png", "pdf", "dot"),
@@ -166,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     .. versionadded:: 1.0
     """
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_times_ago_joined(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "diagram":
             return _diagram(args)
@@ -412,7 +538,7 @@ class _Problems:
         if self.count <= _SHOWN_ERRORS:
             _error(f"{self._file}: {problem}")
         if self.count == _SHOWN_ERRORS and problem.line_number == _SHOWN_ERRORS:
-            raise _NotATrace
+            raise _NotATrace(self._file)
 
     def summary(self) -> None:
         if self.count > _SHOWN_ERRORS:
@@ -422,56 +548,146 @@ class _Problems:
             )
 
 
-def _trace(args: argparse.Namespace) -> int:
-    from twisted_event_dispatcher.tracing import join_runs, read_runs
+def _check_follow(args: argparse.Namespace) -> None:
+    if args.follow and args.slowest is not None:
+        raise _UsageError("--slowest ranks the whole trace: it cannot be used with --follow")
+    if args.follow and _STDIN in args.files and len(args.files) > 1:
+        raise _UsageError("--follow reads standard input ('-') only on its own")
 
+
+def _trace(args: argparse.Namespace) -> int:
     fmt = args.format or _format_from_suffix(args.output or _STDOUT, tree=True) or "tree"
-    every = [_Problems(file) for file in args.files]
-    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    _check_follow(args)
+    every = {file: _Problems(file) for file in args.files}
+    following = args.follow and args.files != [_STDIN]
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() and not following else None
     sources = [_source(file) for file in args.files]
-    readers = [
-        read_runs(source, on_error=problems, progress=progress)
-        for source, problems in zip(sources, every, strict=True)
-    ]
-    reading = args.files[0]
+    readers: list[Generator[TracedRun, None, None]] = []
+    status = _OK
+    found = False
     try:
-        if len(readers) == 1:
-            runs = readers[0]
-        else:
-            forests = []
-            for file, reader in zip(args.files, readers, strict=True):
-                reading = file
-                forests.append(list(reader))
-            runs = (run for run in join_runs(forests))
-        status = _OK
+        runs = _runs(args, sources, every, progress, readers)
+        chosen = _chosen(runs, args)
         if fmt == "tree":
-            found = _print_trees(runs, args, progress)
+            found = _print_trees(chosen, args, progress)
         else:
-            found, status = _draw_run(runs, args, fmt, progress)
-    except _NotATrace:
+            found, status = _draw_run(chosen, args, fmt, progress)
+    except _NotATrace as error:
         _error(
-            f"{reading}: stopped reading: its first {_SHOWN_ERRORS} lines are not trace "
+            f"{error}: stopped reading: its first {_SHOWN_ERRORS} lines are not trace "
             "records (is it a JSON-lines trace?)"
         )
         return _FAILED
     except OSError as error:
+        reading = error.filename if isinstance(error.filename, str) else args.files[0]
         raise _UsageError(f"cannot read {reading}: {error.strerror or error}") from None
+    except KeyboardInterrupt:
+        if not args.follow:
+            raise
+        status = _INTERRUPTED
     finally:
         for reader in readers:
             reader.close()
         if progress is not None:
             progress.clear()
+    return _trace_status(args, every.values(), found=found, status=status)
+
+
+def _trace_status(
+    args: argparse.Namespace, every: Iterable[_Problems], *, found: bool, status: int
+) -> int:
+    """Sum up what went wrong reading the trace, and return the exit status."""
+    malformed = False
     for problems in every:
         problems.summary()
+        malformed = malformed or bool(problems.count)
+    if status == _INTERRUPTED:  # Ctrl-C is how --follow ends
+        return _OK
     if not found:
-        what = f"no run {args.run!r}" if args.run else "no runs"
-        _error(f"{', '.join(args.files)}: {what} in the trace")
+        _error(f"{', '.join(args.files)}: {_nothing_found(args)}")
         return _FAILED
-    return _FAILED if any(problems.count for problems in every) else status
+    return _FAILED if malformed else status
+
+
+def _runs(
+    args: argparse.Namespace,
+    sources: list[Any],
+    every: dict[str, _Problems],
+    progress: _Progress | None,
+    readers: list[Generator[TracedRun, None, None]],
+) -> Iterator[TracedRun]:
+    """Return the top-level run trees of the trace files: read, joined or followed.
+
+    *readers* receives the generators to close.
+    """
+    from twisted_event_dispatcher.tracing import follow_runs, join_runs, read_runs
+
+    if args.follow and args.files != [_STDIN]:
+        to_stdout = args.output is None or args.output == _STDOUT
+        follower = follow_runs(
+            args.files,
+            on_error=lambda problem: every[problem.source or args.files[0]](problem),
+            poll_interval=_POLL_INTERVAL,
+            sleep=_idle if to_stdout else time.sleep,
+        )
+        readers.append(follower)
+        return follower
+    readers.extend(
+        read_runs(source, on_error=every[file], progress=progress)
+        for file, source in zip(args.files, sources, strict=True)
+    )
+    if len(readers) == 1:
+        return readers[0]
+    forests = [_whole(file, reader) for file, reader in zip(args.files, readers, strict=True)]
+    return iter(join_runs(forests))
+
+
+def _whole(file: str, reader: Iterator[TracedRun]) -> list[TracedRun]:
+    try:
+        return list(reader)
+    except OSError as error:  # name the file being read, whatever the error says
+        error.filename = file
+        raise
+
+
+def _idle(seconds: float) -> None:
+    """Wait for a followed trace to grow, watching standard output meanwhile.
+
+    When the reader of a pipe on standard output goes away (``| head``),
+    nothing tells a process that is not writing: as GNU ``tail -f`` does, the
+    wait looks out for it, and ends the command as a write would.
+    """
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLERR)  # also reports POLLHUP
+    except (AttributeError, OSError, ValueError):  # no poll(), or no file descriptor
+        time.sleep(seconds)
+        return
+    if poller.poll(seconds * 1000):
+        raise _OutputClosed
+
+
+def _nothing_found(args: argparse.Namespace) -> str:
+    what = f"no run {args.run!r}" if args.run else "no runs"
+    filters = [
+        option
+        for option, value in (
+            ("--status", args.status),
+            ("--handler", args.handler),
+            ("--since", args.since),
+            ("--until", args.until),
+        )
+        if value is not None
+    ]
+    if not filters:
+        return f"{what} in the trace"
+    if args.run:
+        return f"{what} in the trace, or it does not match {' and '.join(filters)}"
+    return f"no runs in the trace match {' and '.join(filters)}"
 
 
 def _source(file: str) -> Any:
-    if file == "-":
+    if file == _STDIN:
         return sys.stdin.buffer
     source = Path(file)
     if source.is_dir():
@@ -488,8 +704,72 @@ def _select(run: TracedRun, run_id: str | None) -> TracedRun | None:
     return None
 
 
+def _chosen(runs: Iterator[TracedRun], args: argparse.Namespace) -> Iterator[TracedRun]:
+    """The trees to show: --run's, those the filters let through, ranked by --slowest."""
+    statuses = frozenset(args.status or ())
+    names = tuple(args.handler or ())
+    selected = (_select(run, args.run) for run in runs)
+    matching = (
+        tree
+        for tree in selected
+        if tree is not None
+        and _matches(tree, statuses, names)
+        and _in_window(tree, args.since, args.until)
+    )
+    if args.slowest is None:
+        return matching
+    timed = (tree for tree in matching if tree.duration is not None)
+    # Stable: of runs that took as long, the first in the trace comes first.
+    return iter(heapq.nlargest(args.slowest, timed, key=lambda tree: tree.duration or 0.0))
+
+
+def _matches(tree: TracedRun, statuses: frozenset[str], names: tuple[str, ...]) -> bool:
+    """Whether *tree* passes --status and --handler.
+
+    The tree's top run, or a handler call anywhere in the tree (child runs
+    included), must have one of *statuses* (if any); a handler call anywhere
+    in it must have a name containing one of *names* (if any).  A child run's
+    own status does not count: a completed run that fired a child run is not
+    "aborted" because the child was, though the failed call that aborted the
+    child makes it match ``failed``.
+    """
+    status_found = not statuses or tree.status in statuses
+    name_found = not names
+    for run in tree.walk():
+        for handler in run.handlers:
+            status_found = status_found or handler.status in statuses
+            name_found = name_found or any(name in handler.handler_name for name in names)
+        if status_found and name_found:
+            return True
+    return False
+
+
+def _in_window(tree: TracedRun, since: float | None, until: float | None) -> bool:
+    """Whether *tree*'s runs were going at some time between *since* and *until*.
+
+    The tree spans from its first run's start to its last run's end; a run
+    that never ended is still going.  A tree without timestamps is outside
+    every window.
+    """
+    if since is None and until is None:
+        return True
+    starts: list[float] = []
+    end = -math.inf
+    for run in tree.walk():
+        if run.start_time is not None:
+            starts.append(run.start_time)
+            end = max(end, run.start_time)
+        if run.status == "unfinished":
+            end = math.inf
+        elif run.end_time is not None:
+            end = max(end, run.end_time)
+    if not starts:
+        return False
+    return (since is None or end >= since) and (until is None or min(starts) <= until)
+
+
 def _print_trees(
-    runs: Generator[TracedRun, None, None], args: argparse.Namespace, progress: _Progress | None
+    runs: Iterator[TracedRun], args: argparse.Namespace, progress: _Progress | None
 ) -> bool:
     from twisted_event_dispatcher.tracing import format_tree
 
@@ -497,12 +777,9 @@ def _print_trees(
     out = _Output(args.output)
     try:
         for run in runs:
-            chosen = _select(run, args.run)
-            if chosen is None:
-                continue
             if progress is not None:
                 progress.clear()
-            lines = format_tree(chosen, max_value_length=args.max_value_length)
+            lines = format_tree(run, max_value_length=args.max_value_length)
             out.write_text(("\n" if found else "") + "\n".join(lines) + "\n")
             found = True
             if args.run is not None:
@@ -533,7 +810,7 @@ def _file_name(run_id: str) -> str:
 
 
 def _draw_run(
-    runs: Generator[TracedRun, None, None],
+    runs: Iterator[TracedRun],
     args: argparse.Namespace,
     fmt: str,
     progress: _Progress | None,
@@ -541,11 +818,8 @@ def _draw_run(
     from twisted_event_dispatcher import viz
 
     for run in runs:
-        chosen = _select(run, args.run)
-        if chosen is None:
-            continue
         if progress is not None:
             progress.clear()
-        output = args.output or f"run-{_file_name(chosen.run_id)}.{fmt}"
-        return True, _emit(viz.run_trace(chosen), fmt, output)
+        output = args.output or f"run-{_file_name(run.run_id)}.{fmt}"
+        return True, _emit(viz.run_trace(run), fmt, output)
     return False, _OK

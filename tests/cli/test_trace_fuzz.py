@@ -6,11 +6,13 @@ import contextlib
 import io
 import itertools
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from strategies import corrupt_traces
+from twisted_event_dispatcher import _cli
 from twisted_event_dispatcher._cli import main
 
 _COUNTER = itertools.count()
@@ -31,6 +33,10 @@ def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
 
 
+def _stop_following(_seconds: float) -> None:
+    raise KeyboardInterrupt  # as Ctrl-C does, once the trace has been read
+
+
 @settings(
     max_examples=100,
     deadline=None,
@@ -38,17 +44,25 @@ def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 )
 @given(data=corrupt_traces())
 def test_trace_never_shows_a_traceback(trace_dir: Path, data: bytes) -> None:
-    """Whatever a trace holds, trace (as a tree or as DOT) exits 0 or 1, briefly, no traceback."""
+    """Whatever a trace holds, trace (tree, DOT, filtered, followed) exits 0 or 1, no traceback."""
     path = trace_dir / f"trace-{next(_COUNTER)}.jsonl"
     path.write_bytes(data)
-    for argv in (["trace", str(path)], ["trace", str(path), "--format", "dot", "-o", "-"]):
-        status, out, err = _run(argv)
+    filters = ["--status", "failed,aborted,unfinished", "--handler", "h", "--slowest", "2"]
+    times = ["--since", "2000-01-01", "--until", "2100-01-01T00:00:00Z"]
+    for argv in (
+        ["trace", str(path)],
+        ["trace", str(path), "--format", "dot", "-o", "-"],
+        ["trace", str(path), *filters, *times],
+        ["trace", str(path), "--follow", "--status", "completed,succeeded"],
+    ):
+        with mock.patch.object(_cli, "_idle", _stop_following):
+            status, out, err = _run(argv)
         assert status in {0, 1}
         assert b"Traceback" not in err
         assert len(out) <= 50 * len(data) + 1_000
         assert len(err.splitlines()) <= 14
         assert len(err) <= 14 * 1_000
-        if status == 0:
+        if status == 0 and "--follow" not in argv:  # Ctrl-C ends --follow with 0, whatever
             assert not err
         out.decode("utf-8")
         for line in err.decode("utf-8").splitlines():

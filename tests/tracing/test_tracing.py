@@ -6,6 +6,7 @@ import importlib.util
 import io
 import json
 import logging
+import re
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -244,7 +245,7 @@ def test_tree_lists_runs_phases_and_handlers() -> None:
     assert "✗ tests.tracing.test_tracing.Shop.charge  failed  ValueError: card declined" in text
     assert "⏱" in text
     assert "timed_out" in text
-    assert "└── run " in text or "├── run " in text
+    assert re.search(r"[└├]── (\+[0-9.]+ m?s  )?run ", text)  # the child run, after its offset
 
 
 def test_malformed_lines_are_reported_and_skipped() -> None:

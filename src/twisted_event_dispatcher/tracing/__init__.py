@@ -60,13 +60,17 @@ from twisted_event_dispatcher.tracing._reader import (
     TracedPhase,
     TracedRun,
     TraceReader,
+    follow_runs,
     join_runs,
     read_runs,
+    timestamp_seconds,
 )
 from twisted_event_dispatcher.tracing._schema import COMMON_KEYS, EVENTS, Level, RecordSpec
 from twisted_event_dispatcher.tracing._tree import (
     DEFAULT_VALUE_LENGTH,
     format_duration,
+    format_offset,
+    format_time,
     format_tree,
     printable,
 )
@@ -86,9 +90,13 @@ __all__ = [
     "TracedRun",
     "TracingHandle",
     "configure_tracing",
+    "follow_runs",
     "format_duration",
+    "format_offset",
+    "format_time",
     "format_tree",
     "join_runs",
     "printable",
     "read_runs",
+    "timestamp_seconds",
 ]

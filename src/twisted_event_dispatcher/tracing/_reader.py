@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 import os
 import reprlib
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, final
@@ -22,8 +25,10 @@ __all__ = [
     "TracedHandler",
     "TracedPhase",
     "TracedRun",
+    "follow_runs",
     "join_runs",
     "read_runs",
+    "timestamp_seconds",
 ]
 
 
@@ -50,6 +55,19 @@ class TracedHandler:
     """The exception's message, for a failure or timeout."""
     children: list[TracedRun] = attrs.field(factory=list)
     """The runs this call fired (child runs), in the order they were created."""
+    start_time: float | None = None
+    """When it was called, in seconds since the epoch, from the ``timestamp`` of its
+    ``handler_called`` record (without one: its settlement's time less its duration);
+    None when the trace does not say.
+
+    .. versionadded:: 1.1
+    """
+    end_time: float | None = None
+    """When it settled (its ``handler_settled`` record's ``timestamp``), in seconds
+    since the epoch; None while pending or when the trace does not say.
+
+    .. versionadded:: 1.1
+    """
 
 
 @attrs.define(eq=False)
@@ -65,6 +83,13 @@ class TracedPhase:
     """Its handler calls, in call order."""
     failed: bool | None = None
     """Whether a handler failed; None when the trace ends before the phase completed."""
+    start_time: float | None = None
+    """When the run entered it, in seconds since the epoch, from the ``timestamp`` of its
+    ``phase_entered`` record (or of the first record naming it); None when the trace
+    does not say.
+
+    .. versionadded:: 1.1
+    """
 
 
 @attrs.define(eq=False)
@@ -94,6 +119,20 @@ class TracedRun:
     """The phases it entered, in order."""
     orphans: list[TracedRun] = attrs.field(factory=list)
     """Child runs the trace does not attribute to one of this run's handler calls."""
+    start_time: float | None = None
+    """When the run started, in seconds since the epoch: the ``timestamp`` of its
+    ``run_started`` record, or of its first record when it has none (a run dropped
+    unstarted); None when the trace has no timestamps.
+
+    .. versionadded:: 1.1
+    """
+    end_time: float | None = None
+    """When the run ended (the ``timestamp`` of its ``run_ended``, ``run_dropped`` or
+    ``run_rejected`` record), in seconds since the epoch; None while unfinished or when
+    the trace has no timestamps.
+
+    .. versionadded:: 1.1
+    """
 
     @property
     def handlers(self) -> list[TracedHandler]:
@@ -195,12 +234,33 @@ class MalformedLine:
     """The line's number, counting from 1."""
     reason: str
     """What is wrong with it."""
+    source: str | None = None
+    """The file it was read from, as given to the reader; None for a stream.
+
+    .. versionadded:: 1.1
+    """
 
     def __str__(self) -> str:
         return f"line {self.line_number}: {self.reason}"
 
 
-_END_STATUS: Final = {"run_dropped": "dropped", "run_rejected": "rejected"}
+_TIMED: Final = frozenset(
+    {
+        "run_started",
+        "phase_entered",
+        "handler_called",
+        "handler_settled",
+        "run_ended",
+        "run_dropped",
+        "run_rejected",
+    }
+)
+"""The records whose time the reader keeps (besides a run's first record)."""
+_END_STATUS: Final[Mapping[str, str | None]] = {
+    "run_ended": None,  # its status key says
+    "run_dropped": "dropped",
+    "run_rejected": "rejected",
+}
 
 
 @final
@@ -231,40 +291,28 @@ class TraceReader:
         if not isinstance(run_id, str):
             return []  # lifecycle and registry records belong to no run
         event = record.get("event")
-        run = self._open.get(run_id)
-        if run is None:
-            run = self._create(run_id, record)
+        run, when = self._run_and_time(run_id, event, record)
         if event == "run_created":
-            run.event_type = _str_or_none(record.get("event_type"))
-            details = record.get("details")
-            run.details = (
-                {_text(key): _text(value) for key, value in details.items()}
-                if isinstance(details, Mapping)
-                else {}
-            )
+            self._created(run, record)
+        elif event == "run_started" and when is not None:
+            run.start_time = when
         elif event == "phase_entered":
-            run.phases.append(TracedPhase(_text(record.get("phase"))))
+            run.phases.append(TracedPhase(_text(record.get("phase")), start_time=when))
         elif event == "handler_called":
-            self._phase(run, record).handlers.append(
+            self._phase(run, record, when).handlers.append(
                 TracedHandler(
                     _int_or_none(record.get("handler_id")),
                     _text(record.get("handler_name")),
                     _text(record.get("phase")),
+                    start_time=when,
                 )
             )
         elif event == "handler_settled":
-            handler = self._handler(run, record)
-            handler.status = _text(record.get("status"))
-            handler.duration = _float_or_none(record.get("duration"))
-            handler.exception_type = _str_or_none(record.get("exception_type"))
-            handler.exception_message = _str_or_none(record.get("exception_message"))
+            self._settled(run, record, when)
         elif event == "phase_completed":
-            self._phase(run, record).failed = bool(record.get("failed"))
-        elif event == "run_ended":
-            run.duration = _float_or_none(record.get("duration"))
-            return self._ended(run, _text(record.get("status")))
+            self._phase(run, record, when).failed = bool(record.get("failed"))
         elif event in _END_STATUS:
-            return self._ended(run, _END_STATUS[str(event)])
+            return self._ended(run, record, _END_STATUS[str(event)], when)
         return []
 
     def finish(self) -> list[TracedRun]:
@@ -276,13 +324,34 @@ class TraceReader:
         self._ended_ids.clear()
         return roots
 
-    def _create(self, run_id: str, record: Mapping[str, Any]) -> TracedRun:
+    def _run_and_time(
+        self, run_id: str, event: object, record: Mapping[str, Any]
+    ) -> tuple[TracedRun, float | None]:
+        """The record's run (created by its first record) and, when it tells one, its time."""
+        run = self._open.get(run_id)
+        if run is not None:  # parsing timestamps costs: only the records that keep one
+            return run, timestamp_seconds(record.get("timestamp")) if event in _TIMED else None
+        when = timestamp_seconds(record.get("timestamp"))
+        return self._create(run_id, record, when), when
+
+    @staticmethod
+    def _created(run: TracedRun, record: Mapping[str, Any]) -> None:
+        run.event_type = _str_or_none(record.get("event_type"))
+        details = record.get("details")
+        run.details = (
+            {_text(key): _text(value) for key, value in details.items()}
+            if isinstance(details, Mapping)
+            else {}
+        )
+
+    def _create(self, run_id: str, record: Mapping[str, Any], when: float | None) -> TracedRun:
         parent_run_id = _str_or_none(record.get("parent_run_id"))
         run = TracedRun(
             run_id,
             parent_run_id=parent_run_id,
             parent_handler_id=_int_or_none(record.get("parent_handler_id")),
             parent_handler_name=_str_or_none(record.get("parent_handler_name")),
+            start_time=when,
         )
         # Only a run already open can be the parent, so the runs always form trees: a
         # record naming its own run (or a run not seen yet) as parent starts a new tree.
@@ -306,11 +375,17 @@ class TraceReader:
                     return
         parent.orphans.append(child)
 
-    def _ended(self, run: TracedRun, status: str) -> list[TracedRun]:
+    def _ended(
+        self, run: TracedRun, record: Mapping[str, Any], status: str | None, when: float | None
+    ) -> list[TracedRun]:
+        if status is None:  # run_ended: the record says
+            run.duration = _float_or_none(record.get("duration"))
+            status = _text(record.get("status"))
         if run.run_id in self._ended_ids:
             return []  # a second end record: keep the first
         self._ended_ids.add(run.run_id)
         run.status = status
+        run.end_time = when
         root = self._root_of[run.run_id]
         self._unended[root] -= 1
         if self._unended[root]:
@@ -324,18 +399,32 @@ class TraceReader:
         return [tree]
 
     @staticmethod
-    def _phase(run: TracedRun, record: Mapping[str, Any]) -> TracedPhase:
+    def _phase(run: TracedRun, record: Mapping[str, Any], when: float | None) -> TracedPhase:
         name = _text(record.get("phase"))
         for phase in reversed(run.phases):
             if phase.name == name:
                 return phase
-        phase = TracedPhase(name)  # a trace written above debug level has no phase_entered
+        # A trace written above debug level has no phase_entered.
+        phase = TracedPhase(name, start_time=when)
         run.phases.append(phase)
         return phase
 
-    def _handler(self, run: TracedRun, record: Mapping[str, Any]) -> TracedHandler:
+    def _settled(self, run: TracedRun, record: Mapping[str, Any], when: float | None) -> None:
+        handler = self._handler(run, record, when)
+        handler.status = _text(record.get("status"))
+        handler.duration = _float_or_none(record.get("duration"))
+        handler.exception_type = _str_or_none(record.get("exception_type"))
+        handler.exception_message = _str_or_none(record.get("exception_message"))
+        handler.end_time = when
+        if handler.start_time is None and when is not None and handler.duration is not None:
+            start = when - handler.duration  # a trace without handler_called records
+            handler.start_time = start if _EARLIEST <= start <= _LATEST else None
+
+    def _handler(
+        self, run: TracedRun, record: Mapping[str, Any], when: float | None
+    ) -> TracedHandler:
         handler_id = _int_or_none(record.get("handler_id"))
-        phase = self._phase(run, record)
+        phase = self._phase(run, record, when)
         for handler in reversed(phase.handlers):
             if handler.handler_id == handler_id and handler.status == "pending":
                 return handler
@@ -361,6 +450,55 @@ def _text(value: object) -> str:
         return _REPR.repr(value)
     except Exception:  # noqa: BLE001 -- an integer too long to print, say
         return f"<{type(value).__name__}>"
+
+
+_TIMESTAMP_LENGTH: Final = 40
+"""Longer than any ISO 8601 timestamp: a longer string is not one."""
+_EARLIEST: Final = dt.datetime(1, 1, 2, tzinfo=dt.timezone.utc).timestamp()
+_LATEST: Final = dt.datetime(9999, 12, 30, tzinfo=dt.timezone.utc).timestamp()
+
+
+def timestamp_seconds(value: object) -> float | None:
+    """Return a record's ``timestamp`` in seconds since the epoch; None if it is not one.
+
+    An ISO 8601 string (``2026-03-01T12:00:00.123456Z``, as
+    :func:`configure_tracing` writes; without a UTC offset, local time) or a
+    number of seconds since the epoch (structlog's ``TimeStamper(fmt=None)``)
+    is a timestamp.  Anything else (another type, a date out of range, text
+    that is not a date) is not, and never raises.
+
+    .. versionadded:: 1.1
+    """
+    if isinstance(value, str):
+        if len(value) > _TIMESTAMP_LENGTH:
+            return None
+        if value.endswith("Z"):  # Python 3.10's fromisoformat refuses the Z suffix
+            value = value[:-1] + "+00:00"
+        try:
+            seconds = dt.datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            seconds = _lenient(value)
+        except (OverflowError, OSError):
+            return None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer too large for a float
+            return None
+    else:
+        return None
+    return seconds if _EARLIEST <= seconds <= _LATEST else None
+
+
+def _lenient(text: str) -> float:
+    """Parse an ISO 8601 time with spaces around it or a lowercase z; NaN if not one."""
+    text = text.strip()
+    if text[-1:] in {"Z", "z"}:
+        text = text[:-1] + "+00:00"
+    try:
+        return dt.datetime.fromisoformat(text).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return math.nan
 
 
 def _str_or_none(value: object) -> str | None:
@@ -404,9 +542,9 @@ def read_runs(
     """
     if isinstance(source, (str, os.PathLike)):
         with Path(source).open("rb") as stream:
-            yield from _read(stream, on_error, progress)
+            yield from _read(stream, os.fspath(source), on_error, progress)
     else:
-        yield from _read(source, on_error, progress)
+        yield from _read(source, None, on_error, progress)
 
 
 def join_runs(forests: Iterable[Iterable[TracedRun]]) -> list[TracedRun]:
@@ -457,22 +595,23 @@ def _size(stream: IO[bytes]) -> int:
         return 0
 
 
-def _parse(line: bytes, number: int) -> dict[str, Any] | MalformedLine:
+def _parse(line: bytes, number: int, source: str | None) -> dict[str, Any] | MalformedLine:
     """Parse one line into a trace record, or say what is wrong with it."""
     try:
         record = json.loads(line)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
         reason = "truncated JSON record" if not line.endswith(b"\n") else "malformed JSON"
-        return MalformedLine(number, f"{reason} ({str(error)[:200]})")
+        return MalformedLine(number, f"{reason} ({str(error)[:200]})", source)
     except RecursionError:
-        return MalformedLine(number, "JSON nested too deeply")
+        return MalformedLine(number, "JSON nested too deeply", source)
     if not isinstance(record, dict) or not isinstance(record.get("event"), str):
-        return MalformedLine(number, "not a trace record (no 'event' key)")
+        return MalformedLine(number, "not a trace record (no 'event' key)", source)
     return record
 
 
 def _read(
     stream: IO[bytes],
+    source: str | None,
     on_error: Callable[[MalformedLine], None] | None,
     progress: Callable[[int, int], None] | None,
 ) -> Iterator[TracedRun]:
@@ -485,7 +624,7 @@ def _read(
             progress(done, total)
         if not line.strip():
             continue
-        record = _parse(line, number)
+        record = _parse(line, number, source)
         if isinstance(record, MalformedLine):
             if on_error is not None:
                 on_error(record)
@@ -494,3 +633,105 @@ def _read(
     if progress is not None:
         progress(done, total)
     yield from reader.finish()
+
+
+def follow_runs(
+    sources: Iterable[str | os.PathLike[str]],
+    *,
+    on_error: Callable[[MalformedLine], None] | None = None,
+    poll_interval: float = 0.5,
+    sleep: Callable[[float], object] = time.sleep,
+) -> Generator[TracedRun, None, None]:
+    """Follow growing JSON-lines traces, as ``tail -f`` does: yield each run tree as it completes.
+
+    Each file is read from its start, then polled for new lines every
+    *poll_interval* seconds, for ever: stop by closing the generator (or
+    with :exc:`KeyboardInterrupt`).  Runs that have not completed by then
+    are never yielded.  A last line without its newline (a record being
+    written) is held until the rest arrives.  A file that shrinks (truncated
+    by ``logrotate``'s ``copytruncate``, say) is read again from its start;
+    a file replaced by another of the same name is not followed (as
+    ``tail -f``, not ``tail -F``).
+
+    The files are read as one trace: a run fired by a run of another file
+    goes under it when that run's tree has not completed yet (see
+    :func:`join_runs` for joining whole files).  Memory holds only the runs
+    in flight.
+
+    Args:
+        sources: The paths of the traces.
+        on_error: Called with each line that is not a JSON object; its
+            :attr:`~MalformedLine.source` names the file.  By default such
+            lines are skipped silently.
+        poll_interval: Seconds between two looks at files that had nothing new.
+        sleep: Called with *poll_interval* to wait (``time.sleep`` by
+            default; tests pass a function that writes to the files instead).
+
+    Raises:
+        ValueError: *poll_interval* is not a positive number of seconds.
+        OSError: A file cannot be opened or read.
+
+    .. versionadded:: 1.1
+    """
+    if not 0 < poll_interval < math.inf:
+        raise ValueError(
+            f"poll_interval must be a positive number of seconds; got {poll_interval!r}"
+        )
+    tails: list[_Tail] = []
+    try:
+        tails.extend(_Tail(source) for source in sources)
+        reader = TraceReader()
+        while True:
+            grew = False
+            for tail in tails:
+                for number, line in tail.lines():
+                    grew = True
+                    if not line.strip():
+                        continue
+                    record = _parse(line, number, tail.name)
+                    if isinstance(record, MalformedLine):
+                        if on_error is not None:
+                            on_error(record)
+                        continue
+                    yield from reader.feed(record)
+            if not grew:
+                sleep(poll_interval)
+    finally:
+        for tail in tails:
+            tail.close()
+
+
+_CHUNK: Final = 1 << 20
+"""How many bytes a followed file is read at a time."""
+
+
+@final
+class _Tail:
+    """One followed file: its complete lines as they arrive, its partial last line held back."""
+
+    def __init__(self, source: str | os.PathLike[str]) -> None:
+        self.name = os.fspath(source)
+        self._stream = Path(source).open("rb", buffering=0)  # noqa: SIM115 -- closed by close()
+        self._position = 0
+        self._pending = b""
+        self._line_number = 0
+
+    def lines(self) -> Iterator[tuple[int, bytes]]:
+        """Yield the complete lines written since the last call, with their numbers."""
+        if os.fstat(self._stream.fileno()).st_size < self._position:  # truncated: start again
+            self._stream.seek(0)
+            self._position = self._line_number = 0
+            self._pending = b""
+        while True:
+            chunk = self._stream.read(_CHUNK)
+            if not chunk:
+                return
+            self._position += len(chunk)
+            *complete, self._pending = (self._pending + chunk).split(b"\n")
+            for line in complete:
+                self._line_number += 1
+                yield self._line_number, line + b"\n"
+
+    def close(self) -> None:
+        """Close the file."""
+        self._stream.close()

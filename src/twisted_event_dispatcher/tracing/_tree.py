@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Final, NamedTuple
 
 from twisted_event_dispatcher.tracing._reader import TracedHandler, TracedPhase, TracedRun
 
-__all__ = ["DEFAULT_VALUE_LENGTH", "format_duration", "format_tree", "printable"]
+__all__ = [
+    "DEFAULT_VALUE_LENGTH",
+    "format_duration",
+    "format_offset",
+    "format_time",
+    "format_tree",
+    "printable",
+]
 
 DEFAULT_VALUE_LENGTH: Final = 200
 """How many characters of a value (a detail, a message, a name) a tree shows by default.
@@ -56,8 +64,42 @@ def printable(text: str, limit: int | None = DEFAULT_VALUE_LENGTH) -> str:
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
-def _run_line(run: TracedRun, limit: int | None, depth: int) -> str:
-    parts = [f"run {printable(run.run_id, limit)}"]
+def format_offset(seconds: float) -> str:
+    """Return *seconds* from a start as a signed short duration (``"+12.5 ms"``, ``"-1.20 s"``).
+
+    .. versionadded:: 1.1
+    """
+    return ("-" if seconds < 0 else "+") + format_duration(abs(seconds))
+
+
+def format_time(seconds: float) -> str:
+    """Return a time in seconds since the epoch as ISO 8601 in UTC, to the millisecond.
+
+    ``1772366400.5`` is ``"2026-03-01T12:00:00.500Z"``.
+
+    .. versionadded:: 1.1
+    """
+    try:
+        moment = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return f"{seconds:.3f}"
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Clock(NamedTuple):
+    """When the tree's top run started, so each line can say how long after."""
+
+    origin: float | None
+
+    def offset(self, start_time: float | None) -> str:
+        if self.origin is None or start_time is None:
+            return ""
+        return format_offset(start_time - self.origin) + "  "
+
+
+def _run_line(run: TracedRun, limit: int | None, depth: int, clock: _Clock) -> str:
+    lead = clock.offset(run.start_time) if depth else ""  # the top run: its time, at the end
+    parts = [f"{lead}run {printable(run.run_id, limit)}"]
     if run.event_type:
         parts.append(printable(run.event_type, limit))
     if run.details:
@@ -77,12 +119,17 @@ def _run_line(run: TracedRun, limit: int | None, depth: int) -> str:
         parts.append(f"(child of run {parent})")
     if depth > _MAX_INDENT:
         parts.append(f"[depth {depth}]")
+    if depth == 0 and clock.origin is not None:
+        parts.append(f"at {format_time(clock.origin)}")
     return "  ".join(parts)
 
 
-def _handler_line(handler: TracedHandler, limit: int | None) -> str:
+def _handler_line(handler: TracedHandler, limit: int | None, clock: _Clock) -> str:
     mark = _MARKS.get(handler.status, "?")
-    parts = [f"{mark} {printable(handler.handler_name, limit)}", printable(handler.status, limit)]
+    parts = [
+        f"{clock.offset(handler.start_time)}{mark} {printable(handler.handler_name, limit)}",
+        printable(handler.status, limit),
+    ]
     if handler.exception_type is not None:
         error = f"{handler.exception_type}: {handler.exception_message}"
         parts.append(printable(error, limit))
@@ -92,7 +139,11 @@ def _handler_line(handler: TracedHandler, limit: int | None) -> str:
 
 
 def format_tree(
-    run: TracedRun, *, nested: bool = True, max_value_length: int | None = DEFAULT_VALUE_LENGTH
+    run: TracedRun,
+    *,
+    nested: bool = True,
+    max_value_length: int | None = DEFAULT_VALUE_LENGTH,
+    offsets: bool = True,
 ) -> Iterator[str]:
     """Yield the lines of *run*'s tree: the run, its phases, their handler calls.
 
@@ -102,19 +153,31 @@ def format_tree(
     beyond a dozen levels they are no longer indented, and each run line
     says its depth instead.
 
+    When *run* has a :attr:`~TracedRun.start_time`, its line ends with that
+    time (``at 2026-03-01T12:00:00.000Z``, in UTC), and every other line
+    (phase, handler call, child run) starts with how long after it that
+    line's phase, call or run started (``+12.3 ms``), as the records'
+    timestamps tell.  A line whose start the trace does not tell has no
+    offset.
+
     Args:
         run: The run.
         nested: Whether to print its child runs.
         max_value_length: Each value (a detail, an exception message, a
             name) is cut to this many characters; None prints them whole.
             Control characters are always escaped (see :func:`printable`).
+        offsets: Whether to print the start time and the offsets.
+
+    .. versionchanged:: 1.1
+       The start time and the offsets, and *offsets*.
 
     .. versionadded:: 1.0
     """
     if max_value_length is not None and max_value_length < 1:
         raise ValueError(f"max_value_length must be None or at least 1; got {max_value_length!r}")
-    yield _run_line(run, max_value_length, 0)
-    stack = [_body(run, "", 0, nested=nested, limit=max_value_length)]
+    clock = _Clock(run.start_time if offsets else None)
+    yield _run_line(run, max_value_length, 0, clock)
+    stack = [_body(run, "", 0, nested=nested, limit=max_value_length, clock=clock)]
     while stack:
         step = next(stack[-1], None)
         if step is None:
@@ -122,7 +185,7 @@ def format_tree(
         elif isinstance(step, str):
             yield step
         else:
-            stack.append(_body(*step, nested=nested, limit=max_value_length))
+            stack.append(_body(*step, nested=nested, limit=max_value_length, clock=clock))
 
 
 class _Child(NamedTuple):
@@ -134,7 +197,7 @@ class _Child(NamedTuple):
 
 
 def _body(
-    run: TracedRun, prefix: str, depth: int, *, nested: bool, limit: int | None
+    run: TracedRun, prefix: str, depth: int, *, nested: bool, limit: int | None, clock: _Clock
 ) -> Iterator[str | _Child]:
     """Yield the lines below *run*'s own line, and a :class:`_Child` for each child run."""
     items: list[TracedPhase | TracedRun] = [*run.phases, *(run.orphans if nested else ())]
@@ -142,23 +205,24 @@ def _body(
         last = index == len(items) - 1
         branch, extension = ("└── ", "    ") if last else ("├── ", "│   ")
         if isinstance(item, TracedRun):
-            yield prefix + branch + _run_line(item, limit, depth + 1)
+            yield prefix + branch + _run_line(item, limit, depth + 1, clock)
             yield _child(item, prefix, extension, depth + 1)
             continue
-        phase_line = printable(item.name, limit) + ("  (failed)" if item.failed else "")
+        phase_line = clock.offset(item.start_time) + printable(item.name, limit)
+        phase_line += "  (failed)" if item.failed else ""
         yield prefix + branch + phase_line
         handlers = item.handlers
         for h_index, handler in enumerate(handlers):
             h_last = h_index == len(handlers) - 1
             h_branch, h_extension = ("└── ", "    ") if h_last else ("├── ", "│   ")
-            yield prefix + extension + h_branch + _handler_line(handler, limit)
+            yield prefix + extension + h_branch + _handler_line(handler, limit, clock)
             if not nested:
                 continue
             inner = prefix + extension + h_extension
             for c_index, child in enumerate(handler.children):
                 c_last = c_index == len(handler.children) - 1
                 c_branch, c_extension = ("└── ", "    ") if c_last else ("├── ", "│   ")
-                yield inner + c_branch + _run_line(child, limit, depth + 1)
+                yield inner + c_branch + _run_line(child, limit, depth + 1, clock)
                 yield _child(child, inner, c_extension, depth + 1)
 
 
