@@ -113,6 +113,14 @@ class RunOrigin:
     """That handler's id in its own process, or None."""
     handler_name: str | None = None
     """That handler's qualified name, or None."""
+    trace_context: tuple[tuple[str, str], ...] = attrs.field(default=(), kw_only=True)
+    """The trace context that came with the event, as (header name, value) pairs:
+    W3C ``traceparent`` and ``tracestate`` for OpenTelemetry's default propagator.
+    An instrumented dispatcher (:func:`twisted_event_dispatcher.otel.instrument`)
+    makes the run's span a child of the span they name; empty when none came.
+
+    .. versionadded:: 1.1
+    """
 
 
 @attrs.frozen
