@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -537,3 +538,11 @@ def test_without_opentelemetry_the_extra_is_named(monkeypatch: pytest.MonkeyPatc
         __import__("twisted_event_dispatcher.otel")
     assert info.value.name == "opentelemetry"
     assert str(info.value) == PACKAGE_HINT
+
+
+def test_every_attribute_is_documented() -> None:
+    """The how-to's attribute table names every attribute the spans carry."""
+    howto = Path(__file__).resolve().parents[2] / "docs" / "howto" / "opentelemetry.md"
+    text = howto.read_text(encoding="utf-8")
+    for name in ATTRIBUTES:
+        assert f"| `{name}` |" in text, name
