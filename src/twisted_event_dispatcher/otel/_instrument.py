@@ -229,10 +229,9 @@ class _RunSpans:
 
     def run_ended(self, result: EventRun) -> None:
         now = _ns(self._seconds())
+        # Every handler span has ended: a call still pending when the run is
+        # cancelled settles as cancelled before the run ends.
         self._end_phase(now)
-        for span, _started in self._handlers.values():  # pragma: no cover -- defensive
-            span.end(now)
-        self._handlers.clear()
         span = self._span
         failures = len(result.failures)
         span.set_attributes(
@@ -373,10 +372,6 @@ def instrument(
         )
     if max_value_length < 1:
         raise ValueError(f"max_value_length must be >= 1; got {max_value_length!r}")
-    if observer_of(target) is not None:
-        raise ValueError(
-            f"{target!r} is instrumented already; call uninstrument() on its Instrumentation first"
-        )
     tracer = trace.get_tracer(TRACER_NAME, _version(), tracer_provider=tracer_provider)
     observer = _Observer(tracer, max_value_length)
     set_observer(target, observer)

@@ -114,8 +114,8 @@ def set_observer(dispatcher: EventDispatcher, observer: RunObserver | None) -> N
     host = dispatcher._host
     if observer is not None and host.observer is not None and host.observer is not observer:
         raise ValueError(
-            f"{dispatcher!r} is observed already (by {host.observer!r}); remove that "
-            "observer first"
+            f"{dispatcher!r} is instrumented already; call uninstrument() on its "
+            "Instrumentation first"
         )
     host.observer = observer
 
