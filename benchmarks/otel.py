@@ -54,28 +54,32 @@ class _EventsRun:
 
     def __init__(self, observer: _Observer, run: Any) -> None:
         self.spans = _RunSpans(observer, run)
-        self.seconds = run.host.clock.seconds
 
     def phase_entered(self, phase: str) -> None:
         self.spans.phase_entered(phase)
 
-    def call_handler(
-        self, reg: Any, handler: Callable[[Any], object], event: Any, started: float
-    ) -> object:
+    def handler_calling(self, reg: Any, started: float) -> object:
         phase = self.spans._phase
         assert phase is not None
         attributes = {"ted.handler.id": reg.handler_id, "ted.handler.name": reg.name}
         phase.add_event("handler_called", attributes, timestamp=_ns(started))
-        result = handler(event)
-        phase.add_event(
-            "handler_settled",
-            {**attributes, "ted.handler.status": "succeeded"},
-            timestamp=_ns(self.seconds()),
-        )
-        return result
+        return None
+
+    def handler_returned(self, _token: object) -> None:
+        return None
 
     def handler_settled(self, outcome: Any) -> None:
-        raise NotImplementedError  # W1's handlers all return None
+        phase = self.spans._phase
+        assert phase is not None
+        phase.add_event(
+            "handler_settled",
+            {
+                "ted.handler.id": outcome.handler_id,
+                "ted.handler.name": outcome.handler_name,
+                "ted.handler.status": outcome.status,
+            },
+            timestamp=_ns(outcome.settled_at),
+        )
 
     def run_ended(self, result: Any) -> None:
         self.spans.run_ended(result)
