@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
 from otel_support import Spans, is_child
-from twisted_event_dispatcher import CurrentCall, current_call
+from twisted_event_dispatcher import CurrentCall, RunOrigin, current_call
 from twisted_event_dispatcher.cluster import EventCluster
 from twisted_event_dispatcher.otel import instrument
 from twisted_event_dispatcher.testing import result_of
@@ -162,3 +162,20 @@ def test_uninstrumented_nodes_carry_no_trace_context(spans: Spans, wire: Wire) -
     assert call.origin is not None
     assert call.origin.trace_context == ()
     assert [span.name for span in spans.all()] == ["request"]
+
+
+@pytest.mark.parametrize(
+    "trace_context",
+    [
+        [("traceparent", "x")],
+        (("traceparent",),),
+        (("traceparent", b"x"),),
+        ((type("S", (str,), {})("traceparent"), "x"),),
+        "traceparent",
+    ],
+)
+def test_a_trace_context_is_plain_text(trace_context: Any) -> None:
+    """An origin's trace context is a tuple of (name, value) pairs of plain str, or refused."""
+    with pytest.raises(TypeError, match=r"trace_context must be a tuple of .* got "):
+        RunOrigin("n", trace_context=trace_context)
+    assert RunOrigin("n", trace_context=(("a", "b"),)).trace_context == (("a", "b"),)
