@@ -517,8 +517,16 @@ def test_bad_arguments(spans: Spans) -> None:
 
     with pytest.raises(TypeError, match=r"takes an EventDispatcher; got 'x'$"):
         instrument("x")  # type: ignore[arg-type]
+
+    class Broken:
+        @property
+        def dispatcher(self) -> EventDispatcher:
+            raise RuntimeError("no dispatcher")
+
     with pytest.raises(TypeError, match=r"instrument\(node\.dispatcher\)"):
         instrument(Node())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got <.*Broken object at .*>$"):
+        instrument(Broken())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"max_value_length must be a whole number.*got True"):
         instrument(dispatcher, max_value_length=True)
     with pytest.raises(ValueError, match="max_value_length must be >= 1; got 0"):

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, cast, final
 
+from twisted_event_dispatcher._safe import safe_repr
 from twisted_event_dispatcher.otel._attributes import (
     DEFAULT_VALUE_LIMIT,
     DETAIL_PREFIX,
@@ -30,7 +31,6 @@ from twisted_event_dispatcher.otel._attributes import (
 )
 from twisted_event_dispatcher.runtime._dispatcher import EventDispatcher
 from twisted_event_dispatcher.runtime._observe import observer_of, set_observer
-from twisted_event_dispatcher.tracing._logger import bounded_repr
 
 try:
     from opentelemetry import context as otel_context
@@ -207,10 +207,8 @@ class _RunSpans:
         otel_context.detach(cast("Token[Context]", token))
 
     def handler_settled(self, outcome: HandlerOutcome) -> None:
-        entry = self._handlers.pop(outcome.handler_id, None)
-        if entry is None:
-            return
-        span, started = entry
+        # Every call that began settles once (see RunObservation.handler_settled).
+        span, started = self._handlers.pop(outcome.handler_id)
         status = outcome.status
         span.set_attribute(HANDLER_STATUS, status)
         failure = outcome.failure
@@ -314,7 +312,7 @@ def _dispatcher_of(target: object) -> EventDispatcher:
     except Exception:  # noqa: BLE001 -- a property of the caller's object failed
         node = False
     hint = "; for a cluster node, pass its dispatcher: instrument(node.dispatcher)" if node else ""
-    raise TypeError(f"instrument() takes an EventDispatcher; got {bounded_repr(target)}{hint}")
+    raise TypeError(f"instrument() takes an EventDispatcher; got {safe_repr(target)}{hint}")
 
 
 def instrument(
