@@ -53,6 +53,7 @@ nitpicky = True
 # Objects of other projects (no inventories offline) and the standard library's typing.
 nitpick_ignore_regex = [
     (r"py:.*", r"(twisted|zope|structlog|graphviz|automat|attrs|attr|crochet|treq|pika)\b.*"),
+    (r"py:.*", r"(opentelemetry|TracerProvider)\b.*"),
     (r"py:.*", r"(json|IStreamClientEndpoint|RoutingMode|Delivery)\b.*"),
     (r"py:.*", r"(typing|collections|types|contextvars|os|pathlib|logging|argparse)\b.*"),
     (r"py:.*", r"(IO|Any|Callable|Iterator|Iterable|Mapping|Sequence|Path|PathLike)\b.*"),

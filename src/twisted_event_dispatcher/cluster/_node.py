@@ -59,6 +59,10 @@ from twisted_event_dispatcher.runtime import (
     EventRun,
     current_call,
 )
+from twisted_event_dispatcher.runtime._observe import (
+    incoming_trace_context,
+    outgoing_trace_headers,
+)
 from twisted_event_dispatcher.tracing._logger import get_logger
 
 if TYPE_CHECKING:
@@ -533,6 +537,8 @@ class EventCluster:
             )
         call = current_call()
         headers = {
+            # The current span (the firing handler's) when the dispatcher is instrumented.
+            **outgoing_trace_headers(self.dispatcher),
             **routing_headers,
             ROUTING: self._routing.fingerprint,
             DETAILS: encode_details(event_details),
@@ -931,6 +937,7 @@ class EventCluster:
             message_id=properties.message_id,
             queue=queue,
             redelivered=redelivered,
+            trace_context=incoming_trace_context(self.dispatcher, properties.headers),
         )
         if len(body) > self._max_bytes:
             raise MessageRejected(

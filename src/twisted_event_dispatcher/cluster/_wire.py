@@ -125,8 +125,11 @@ class Envelope:
         message_id: object,
         queue: str,
         redelivered: bool,
+        trace_context: tuple[tuple[str, str], ...] = (),
     ) -> Envelope:
         """Decode the headers of a received message.
+
+        *trace_context* becomes the origin's :attr:`RunOrigin.trace_context`.
 
         Raises:
             MessageRejected: A header is missing or malformed, or the message
@@ -155,5 +158,6 @@ class Envelope:
             queue=queue,
             redelivered=redelivered,
             delivery_count=_integer(headers.get("x-delivery-count")),
+            trace_context=trace_context,
         )
         return cls(details, origin)

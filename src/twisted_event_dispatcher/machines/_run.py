@@ -36,6 +36,7 @@ from twisted_event_dispatcher.runtime._records import EventRun, HandlerOutcome
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
+    from twisted_event_dispatcher.runtime._observe import RunObservation
     from twisted_event_dispatcher.runtime._records import RunOrigin
     from twisted_event_dispatcher.runtime._registry import Matches, Registration
     from twisted_event_dispatcher.typing import OutcomeStatus, RunStatus
@@ -158,6 +159,8 @@ class RunCore:
     """The phase the run is in (or was in last, once it has ended); None before it begins."""
     context: contextvars.Context | None = None
     """The context it was fired in, kept when the stack was too deep to begin it in place."""
+    observation: RunObservation | None = None
+    """What watches the run (see :mod:`twisted_event_dispatcher.runtime._observe`), or None."""
     deferred: Deferred[EventRun] = field(init=False)
     inputs: RunInputs = field(init=False)
 
@@ -353,6 +356,8 @@ def _log_success(core: RunCore, outcome: HandlerOutcome) -> None:
 
 
 def _record(core: RunCore, phase: PhaseRun, outcome: HandlerOutcome, slot: int = -1) -> None:
+    if core.observation is not None:
+        core.observation.handler_settled(outcome)
     if slot < 0:
         core.outcomes.append(outcome)
     else:
@@ -492,6 +497,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
     append = core.outcomes.append
     set_call = CURRENT_CALL.set
     reset_call = CURRENT_CALL.reset
+    observation = core.observation
     # One clock read per handler: each call starts when the previous one ended.
     now = seconds()
     for reg in core.matches[phase.index]:
@@ -515,6 +521,8 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
             )
         started = now
         token = set_call((core, reg))
+        if observation is not None:
+            observed = observation.handler_calling(reg, started)
         try:
             result = handler(event)
             if type(result) is CoroutineType:
@@ -545,6 +553,8 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
             continue
         finally:
             reset_call(token)
+            if observation is not None:
+                observation.handler_returned(observed)
         del handler
         now = seconds()
         if result is None or not isinstance(result, Deferred):
@@ -561,6 +571,8 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
             append(outcome)
             if debug:
                 _log_success(core, outcome)
+            if observation is not None:
+                observation.handler_settled(outcome)
             continue
         call = PendingCall(core, reg, started)
         result.addCallbacks(call.succeeded, call.failed)
@@ -585,6 +597,8 @@ def _enter_phase(index: int, from_state: str, input_name: str) -> Callable[..., 
         phase = core.phase = PhaseRun(index, name)
         if core.debug:
             core.log.debug("phase_entered", phase=name)
+        if core.observation is not None:
+            core.observation.phase_entered(name)
         _call_handlers(inputs, core, phase)
         if not phase.pending:
             _phase_settled(inputs, core, phase)
@@ -652,7 +666,7 @@ def _cancel_in(state_name: str) -> Callable[..., None]:
             if call.timer is not None:
                 call.timer.cancel()
                 call.timer = None
-            core.outcomes[call.slot] = HandlerOutcome(
+            outcome = core.outcomes[call.slot] = HandlerOutcome(
                 call.handler_id,
                 call.name,
                 call.phase,
@@ -662,6 +676,8 @@ def _cancel_in(state_name: str) -> Callable[..., None]:
                 now - call.started,
                 now,
             )
+            if core.observation is not None:
+                core.observation.handler_settled(outcome)
             if core.debug:
                 core.log.debug(
                     "handler_settled",

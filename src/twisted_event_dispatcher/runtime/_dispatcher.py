@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
     from twisted_event_dispatcher.machines._lifecycle import LifecycleInputs
+    from twisted_event_dispatcher.runtime._observe import RunObserver
     from twisted_event_dispatcher.runtime._records import EventRun, HandlerRegistration
     from twisted_event_dispatcher.typing import (
         Handler,
@@ -732,6 +733,8 @@ class _Host:
         self._pumping = 0
         self._nesting = 0
         self._soon: Final[deque[Callable[[], object]]] = deque()
+        self.observer: RunObserver | None = None
+        """What watches the runs created from now on (see ``runtime._observe``)."""
 
     def attach(self, lifecycle: LifecycleInputs, core: LifecycleCore) -> None:
         self._lifecycle = lifecycle
@@ -768,6 +771,10 @@ class _Host:
         run.generation = self.registry.generation
         run.inputs = self._machine(run)
         run.deferred = Deferred(_cancel_run(run))
+        if self.observer is not None:
+            run.observation = self.observer.observe_run(run)
+            if run.observation is not None:
+                run.deferred.addErrback(run.observation.run_rejected)
         if debug:
             log.debug(
                 "run_created",
@@ -935,6 +942,8 @@ class _Host:
         self.registry.exhaust(reg)
 
     def run_ended(self, run: RunCore, result: EventRun) -> None:
+        if run.observation is not None:
+            run.observation.run_ended(result)
         self._lifecycle.run_ended(run)
         if not run.deferred.called:  # cancelled while a transition was under way
             self._soon.append(functools.partial(_deliver, run.deferred, result))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
+from twisted_event_dispatcher._safe import safe_repr, type_name
 from twisted_event_dispatcher.typing import HandlerId, OutcomeStatus, RunStatus
 
 if TYPE_CHECKING:
@@ -91,6 +92,23 @@ class HandlerOutcome(NamedTuple):
 _FAILED_STATUSES = frozenset({"failed", "timed_out"})
 
 
+def _check_trace_context(_origin: object, _attribute: object, value: object) -> None:
+    # Read by the OpenTelemetry instrumentation as header names and values:
+    # plain strings only, so nothing of the sender's can run here.
+    if type(value) is tuple and all(
+        type(pair) is tuple
+        and len(pair) == 2  # noqa: PLR2004 -- (name, value)
+        and type(pair[0]) is str
+        and type(pair[1]) is str
+        for pair in value
+    ):
+        return
+    raise TypeError(
+        "trace_context must be a tuple of (header name, value) pairs of plain str; "
+        f"got {safe_repr(value)} ({type_name(value)})"
+    )
+
+
 @attrs.frozen
 class RunOrigin:
     """Where a run fired by :meth:`EventDispatcher.fire_event_from` came from.
@@ -113,6 +131,16 @@ class RunOrigin:
     """That handler's id in its own process, or None."""
     handler_name: str | None = None
     """That handler's qualified name, or None."""
+    trace_context: tuple[tuple[str, str], ...] = attrs.field(
+        default=(), kw_only=True, validator=_check_trace_context
+    )
+    """The trace context that came with the event, as (header name, value) pairs:
+    W3C ``traceparent`` and ``tracestate`` for OpenTelemetry's default propagator.
+    An instrumented dispatcher (:func:`twisted_event_dispatcher.otel.instrument`)
+    makes the run's span a child of the span they name; empty when none came.
+
+    .. versionadded:: 1.1
+    """
 
 
 @attrs.frozen
