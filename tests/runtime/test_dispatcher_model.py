@@ -518,7 +518,10 @@ class DispatcherMachine(RuleBasedStateMachine):
         model = self.model
         assert self.dispatcher.running == (model.state == "running")
         records = self.dispatcher.handlers()
-        assert [record.handler_id for record in records] == list(model.handlers)
+        # Phase by phase, then in registration order (no priorities in the model).
+        rank = {phase: index for index, phase in enumerate(model.config.phases)}
+        in_call_order = sorted(model.handlers, key=lambda h: rank[model.handlers[h].plan.phase])
+        assert [record.handler_id for record in records] == in_call_order
         assert {r.handler_id: r.calls for r in records} == {
             h: m.calls for h, m in model.handlers.items()
         }

@@ -153,7 +153,11 @@ class _Harness:
 
     def check_handlers(self) -> None:
         records = self.dispatcher.handlers()
-        assert [record.handler_id for record in records] == list(self.model.registered)
+        # Phase by phase, then in registration order (no priorities in the model).
+        rank = {phase: index for index, phase in enumerate(self.model.phases)}
+        registered = self.model.registered
+        in_call_order = sorted(registered, key=lambda h: rank[registered[h].phase])
+        assert [record.handler_id for record in records] == in_call_order
         for record in records:
             plan = self.model.registered[record.handler_id]
             assert record.phase == plan.phase

@@ -416,6 +416,7 @@ class EventCluster:
         target = self._target(delivery)
         spec = {key: value for key, value in match_spec.items() if value is not None}
         binding = None if target is None else self._routing.binding(spec)
+        delivery_spec: dict[str, Any] = {DELIVERY: self._delivery_value(delivery)}
         handler_id: HandlerId = _now(
             self.dispatcher.add_event_handler(
                 listen_fn,
@@ -423,7 +424,7 @@ class EventCluster:
                 use_weakref,
                 max_calls=max_calls,
                 timeout=timeout,
-                **{DELIVERY: self._delivery_value(delivery)},
+                **delivery_spec,
                 **match_spec,
             )
         )

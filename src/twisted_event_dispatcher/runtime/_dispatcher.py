@@ -150,6 +150,36 @@ def _names(parameter: str, values: object, *, keywords: bool) -> tuple[str, ...]
     return tuple(names)
 
 
+def _priority(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"priority must be an int (higher is called first); got {safe_repr(value)} "
+            f"({type_name(value)})"
+        )
+    return value
+
+
+def _handler_ids(parameter: str, value: object) -> tuple[HandlerId, ...]:
+    """Normalize ``before=``/``after=``: None, one handler id, or an iterable of them."""
+    if value is None:
+        return ()
+    values = [value] if isinstance(value, int) else value
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(
+            f"{parameter} must be a handler id, a sequence of handler ids, or None; "
+            f"got {safe_repr(value)} ({type_name(value)})"
+        )
+    ids: dict[HandlerId, None] = {}
+    for item in values:
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise TypeError(
+                f"{parameter} must name handler ids (the ints add_event_handler gives back); "
+                f"got {safe_repr(item)} ({type_name(item)}) in {safe_repr(value)}"
+            )
+        ids[cast("HandlerId", int.__int__(item))] = None
+    return tuple(ids)
+
+
 def _run_id_prefix(prefix: object) -> str:
     if prefix is None:
         return secrets.token_hex(4)
@@ -412,9 +442,17 @@ class EventDispatcher:
         *,
         max_calls: int | None = None,
         timeout: float | None = None,
+        priority: int = 0,
+        before: HandlerId | Iterable[HandlerId] | None = None,
+        after: HandlerId | Iterable[HandlerId] | None = None,
         **match_spec: Any,
     ) -> Deferred[HandlerId]:
         """Register *listen_fn* to be called with matching events in *phase*.
+
+        Within a phase, handlers are called in order of *priority* (higher
+        first), then in registration order; *before* and *after* constraints
+        come first of all.  The order is worked out when handlers are added
+        or removed, never when an event is fired.
 
         Args:
             listen_fn: Called with the event.  It may return a plain value, a
@@ -428,6 +466,12 @@ class EventDispatcher:
             max_calls: Remove the handler after this many calls.
             timeout: Seconds this handler's pending result may take; overrides
                 the dispatcher's ``handler_timeout``.
+            priority: Handlers of higher priority are called first within the
+                phase; equal priorities keep registration order.
+            before: A handler id (or several) of the same phase that this
+                handler must be called before, whatever the priorities.
+            after: A handler id (or several) of the same phase that this
+                handler must be called after, whatever the priorities.
             **match_spec: keyword=value pairs an event's details must carry;
                 a value of None is a wildcard.
 
@@ -439,8 +483,13 @@ class EventDispatcher:
                 referenced, a match value is not hashable (or comparing it
                 with the values registered already raises), or a number is
                 of the wrong type.
-            ValueError: *phase* or a match keyword is unknown, or *max_calls*
-                or *timeout* is out of range.
+            ValueError: *phase* or a match keyword is unknown, *max_calls*
+                or *timeout* is out of range, or *before*/*after* name an
+                unknown id, an id of another phase, or would make a cycle
+                (the message names the ids).
+
+        .. versionchanged:: 1.2
+           Added *priority*, *before* and *after*.
         """
         if not callable(listen_fn):
             raise TypeError(
@@ -455,6 +504,9 @@ class EventDispatcher:
             max_calls=_positive_count("max_calls", max_calls),
             timeout=_positive_seconds("timeout", timeout),
             match_spec=match_spec,
+            priority=_priority(priority),
+            before=_handler_ids("before", before),
+            after=_handler_ids("after", after),
         )
         return succeed(reg.handler_id)
 
@@ -479,7 +531,15 @@ class EventDispatcher:
 
     @in_reactor_thread
     def handlers(self) -> list[HandlerRegistration]:
-        """Return a read-only record of every registered handler, in registration order."""
+        """Return a read-only record of every registered handler, in call order.
+
+        Phase by phase, in the order each phase calls them (priority,
+        ``before``/``after``, then registration order).
+
+        .. versionchanged:: 1.2
+           In phase order, then call order (it was registration order; the
+           two agree within a phase that uses no priorities or constraints).
+        """
         return self._registry.snapshots()
 
     @in_reactor_thread
@@ -505,7 +565,8 @@ class EventDispatcher:
     def fire_event(self, /, event: Any, **event_details: Any) -> Deferred[EventRun]:
         """Call every handler whose match spec *event_details* satisfy, phase by phase.
 
-        Each phase's handlers are called in registration order; the next phase
+        Each phase's handlers are called in their call order (priority,
+        ``before``/``after``, then registration order); the next phase
         starts once every Deferred and coroutine they returned has settled.
         Fired from inside a handler, the run is a child of that handler's run
         and starts at once.

@@ -31,6 +31,8 @@ class HandlerRegistration:
     never keeps a weakly registered handler alive.
 
     .. versionadded:: 1.0
+    .. versionchanged:: 1.2
+       Added :attr:`priority`, :attr:`before` and :attr:`after`.
     """
 
     handler_id: HandlerId
@@ -47,6 +49,12 @@ class HandlerRegistration:
     """How many times it has been called so far."""
     weak: bool
     """Whether the dispatcher holds the handler by a weak reference."""
+    priority: int = 0
+    """Its priority within its phase: higher is called first."""
+    before: tuple[HandlerId, ...] = ()
+    """The ids it was registered to run before (as given; an id removed since no longer binds)."""
+    after: tuple[HandlerId, ...] = ()
+    """The ids it was registered to run after (as given; an id removed since no longer binds)."""
 
     @property
     def id(self) -> HandlerId:

@@ -10,6 +10,7 @@ cached per details until the registry changes.
 from __future__ import annotations
 
 import functools
+import heapq
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter, itemgetter
@@ -25,7 +26,18 @@ from twisted_event_dispatcher.typing import HandlerId
 __all__ = ["RESERVED_KEYWORDS", "Matches", "Registration", "Registry"]
 
 RESERVED_KEYWORDS: Final = frozenset(
-    {"listen_fn", "phase", "use_weakref", "max_calls", "timeout", "event"}
+    {
+        "listen_fn",
+        "phase",
+        "use_weakref",
+        "max_calls",
+        "timeout",
+        "event",
+        "priority",
+        "before",
+        "after",
+        "pass_details",
+    }
 )
 """Names that can never be match keywords: they are parameters of the API."""
 
@@ -38,13 +50,18 @@ class Registration:
 
     __slots__ = (
         "active",
+        "after",
+        "before",
         "calls",
         "handler_id",
         "key",
         "max_calls",
         "name",
+        "pass_details",
         "phase",
         "phase_index",
+        "priority",
+        "rank",
         "ref",
         "shape",
         "timeout",
@@ -64,6 +81,10 @@ class Registration:
         name: str,
         max_calls: int | None,
         timeout: float | None,
+        priority: int = 0,
+        before: tuple[HandlerId, ...] = (),
+        after: tuple[HandlerId, ...] = (),
+        pass_details: bool = False,
     ) -> None:
         self.handler_id: Final = handler_id
         self.phase: Final = phase
@@ -75,6 +96,12 @@ class Registration:
         self.name: Final = name
         self.max_calls: Final = max_calls
         self.timeout: Final = timeout
+        self.priority: Final = priority
+        self.before: Final = before
+        self.after: Final = after
+        self.pass_details: Final = pass_details
+        self.rank: tuple[int, int, int] = _default_rank(phase_index, priority, handler_id)
+        """Where it is called: registrations sort by it (kept by the registry, see _Order)."""
         self.calls = 0
         self.active = True
 
@@ -95,13 +122,21 @@ class Registration:
             max_calls=self.max_calls,
             calls=self.calls,
             weak=self.weak,
+            priority=self.priority,
+            before=self.before,
+            after=self.after,
         )
 
 
 Matches = tuple[tuple[Registration, ...], ...]
-"""Per configured phase, in phase order: the matching registrations in registration order."""
+"""Per configured phase, in phase order: the matching registrations in call order."""
 
-_by_order = attrgetter("phase_index", "handler_id")
+_by_order = attrgetter("rank")
+
+
+def _default_rank(phase_index: int, priority: int, handler_id: HandlerId) -> tuple[int, int, int]:
+    """The rank in a phase without ``before``/``after`` constraints: priority, then id."""
+    return (phase_index, -priority, handler_id)
 
 
 @functools.cache  # one getter per shape, not one per registration
@@ -193,6 +228,11 @@ class Registry:
         self._dead: list[HandlerId] = []
         self._on_collected: Final = self._collected  # one bound method for every weak ref
         self._ids = itertools.count(1)
+        # Ordering constraints (before=/after=): an edge a -> b runs a before b.
+        # Only registrations that name or are named by one appear here.
+        self._succ: dict[HandlerId, set[HandlerId]] = {}
+        self._pred: dict[HandlerId, set[HandlerId]] = {}
+        self._edges_per_phase: list[int] = [0] * len(phases)
         self.generation = 0
         """Increases with every change; a run fired earlier re-matches when it differs."""
 
@@ -242,6 +282,10 @@ class Registry:
         max_calls: int | None,
         timeout: float | None,
         match_spec: dict[str, Any],
+        priority: int = 0,
+        before: tuple[HandlerId, ...] = (),
+        after: tuple[HandlerId, ...] = (),
+        pass_details: bool = False,
     ) -> Registration:
         """Validate and register *handler*; return its registration."""
         # A str subclass could break hashing and comparing: names are kept as plain str.
@@ -260,6 +304,8 @@ class Registry:
                 check_hashable("match spec", name, value)
                 spec[name] = value
         self.purge()
+        if before or after:
+            self._check_constraints(phase, before, after)
         handler_id = HandlerId(next(self._ids))
         ref = reference(handler, handler_id, weak=weak, on_collected=self._on_collected)
         names = tuple(sorted(spec))
@@ -283,9 +329,15 @@ class Registry:
             name=describe(handler),
             max_calls=max_calls,
             timeout=timeout,
+            priority=priority,
+            before=before,
+            after=after,
+            pass_details=pass_details,
         )
         self._by_id[handler_id] = reg
         bucket[handler_id] = reg
+        if before or after or self._edges_per_phase[phase_index]:
+            self._constrain(reg)
         self._changed()
         log = get_logger()
         if is_debug_enabled(log):
@@ -297,8 +349,125 @@ class Registry:
                 match_spec={key: safe_repr(value) for key, value in spec.items()},
                 max_calls=max_calls,
                 weak=weak,
+                priority=priority,
+                before=list(before),
+                after=list(after),
             )
         return reg
+
+    # -- order within a phase ---------------------------------------------------------
+
+    def _check_constraints(
+        self, phase: str, before: tuple[HandlerId, ...], after: tuple[HandlerId, ...]
+    ) -> None:
+        """Refuse ids that are unknown or of another phase, and constraints making a cycle."""
+        for parameter, ids in (("before", before), ("after", after)):
+            for other in ids:
+                reg = self._by_id.get(other)
+                if reg is None:
+                    raise ValueError(
+                        f"{parameter}={other!r} names no registered handler; "
+                        f"registered ids in phase {phase!r}: {self._ids_in(phase)}"
+                    )
+                if reg.phase != phase:
+                    raise ValueError(
+                        f"{parameter}={other!r} names {reg.name} (id {other}) of phase "
+                        f"{reg.phase!r}; ordering constraints apply within one phase, "
+                        f"and this handler's phase is {phase!r}"
+                    )
+        both = set(before) & set(after)
+        if both:
+            named = ", ".join(map(str, sorted(both)))
+            raise ValueError(
+                f"handler id(s) {named} named in both before= and after=: that is a cycle"
+            )
+        targets = set(after)
+        for start in before:
+            path = self._path(start, targets)
+            if path is not None:
+                cycle = " -> ".join(["new handler", *map(str, path), "new handler"])
+                raise ValueError(
+                    f"before={list(before)!r} and after={list(after)!r} would make a cycle: "
+                    f"{cycle} (each runs before the next); registration refused"
+                )
+
+    def _ids_in(self, phase: str) -> str:
+        ids = [str(reg.handler_id) for reg in self._by_id.values() if reg.phase == phase]
+        return ", ".join(ids) if ids else "none"
+
+    def _path(self, start: HandlerId, targets: set[HandlerId]) -> list[HandlerId] | None:
+        """Return a path of before-edges from *start* to one of *targets*, or None."""
+        parents: dict[HandlerId, HandlerId | None] = {start: None}
+        frontier = [start]
+        while frontier:
+            node = frontier.pop()
+            if node in targets:
+                path = [node]
+                while (parent := parents[path[-1]]) is not None:
+                    path.append(parent)
+                return path[::-1]
+            for nxt in self._succ.get(node, ()):
+                if nxt not in parents:
+                    parents[nxt] = node
+                    frontier.append(nxt)
+        return None
+
+    def _constrain(self, reg: Registration) -> None:
+        """Add *reg*'s constraints (checked already) and re-rank its phase."""
+        for other in reg.before:
+            self._link(reg.handler_id, other)
+        for other in reg.after:
+            self._link(other, reg.handler_id)
+        self._edges_per_phase[reg.phase_index] += len(reg.before) + len(reg.after)
+        self._rerank(reg.phase_index)
+
+    def _link(self, first: HandlerId, then: HandlerId) -> None:
+        self._succ.setdefault(first, set()).add(then)
+        self._pred.setdefault(then, set()).add(first)
+
+    def _unlink(self, handler_id: HandlerId) -> int:
+        """Drop every constraint edge touching *handler_id*; return how many there were."""
+        dropped = 0
+        for other in self._succ.pop(handler_id, ()):
+            preds = self._pred[other]
+            preds.discard(handler_id)
+            if not preds:
+                del self._pred[other]
+            dropped += 1
+        for other in self._pred.pop(handler_id, ()):
+            succs = self._succ[other]
+            succs.discard(handler_id)
+            if not succs:
+                del self._succ[other]
+            dropped += 1
+        return dropped
+
+    def _rerank(self, phase_index: int) -> None:
+        """Recompute the ranks of one phase that has constraints (or just lost its last).
+
+        The call order is the topological order of the constraints that, at each
+        step, takes the ready handler of highest priority, then lowest id; with no
+        constraint that is simply priority, then registration order.  It is
+        computed here, when registrations change, never when an event is fired.
+        """
+        regs = [reg for reg in self._by_id.values() if reg.phase_index == phase_index]
+        if not self._edges_per_phase[phase_index]:
+            for reg in regs:
+                reg.rank = _default_rank(phase_index, reg.priority, reg.handler_id)
+            return
+        indegree = {reg.handler_id: len(self._pred.get(reg.handler_id, ())) for reg in regs}
+        ready = [(-reg.priority, reg.handler_id) for reg in regs if not indegree[reg.handler_id]]
+        heapq.heapify(ready)
+        position = 0
+        while ready:
+            _, handler_id = heapq.heappop(ready)
+            reg = self._by_id[handler_id]
+            reg.rank = (phase_index, position, 0)
+            position += 1
+            for nxt in self._succ.get(handler_id, ()):
+                indegree[nxt] -= 1
+                if not indegree[nxt]:
+                    heapq.heappush(ready, (-self._by_id[nxt].priority, nxt))
 
     def remove(self, handler_id: HandlerId) -> Registration:
         """Remove the registration with *handler_id*.
@@ -369,6 +538,11 @@ class Registry:
     def _discard(self, reg: Registration) -> None:
         reg.active = False
         del self._by_id[reg.handler_id]
+        if self._edges_per_phase[reg.phase_index]:
+            dropped = self._unlink(reg.handler_id)
+            if dropped:
+                self._edges_per_phase[reg.phase_index] -= dropped
+                self._rerank(reg.phase_index)
         shape = self._shapes[reg.shape]
         bucket = shape.buckets[reg.key]
         del bucket[reg.handler_id]
@@ -385,7 +559,7 @@ class Registry:
     # -- matching ---------------------------------------------------------------------
 
     def match(self, details: dict[str, Any], *, check: bool = True) -> Matches:
-        """Return the registrations *details* match, per phase, in registration order.
+        """Return the registrations *details* match, per phase, in call order.
 
         Results are cached per details, but only for details whose values are
         plain built-in constants: a cache entry holds its key's values, and
@@ -455,9 +629,9 @@ class Registry:
         return len(self._by_id)
 
     def snapshots(self) -> list[HandlerRegistration]:
-        """Return every registration's public view, in registration order."""
+        """Return every registration's public view, in phase order, then call order."""
         self.purge()
-        return [reg.snapshot() for reg in self._by_id.values()]
+        return [reg.snapshot() for reg in sorted(self._by_id.values(), key=_by_order)]
 
     @property
     def shape_count(self) -> int:
