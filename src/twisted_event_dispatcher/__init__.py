@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib.metadata import version as _version
 
 from twisted_event_dispatcher.exceptions import (
+    AbortRun,
     DispatcherNotRunning,
     HandlerTimedOut,
     QueueFull,
@@ -35,6 +36,7 @@ __version__ = _version("twisted_event_dispatcher")
 
 __all__ = [
     "DEFAULT_PHASES",
+    "AbortRun",
     "CurrentCall",
     "DispatcherNotRunning",
     "DispatcherService",

@@ -10,7 +10,34 @@ from __future__ import annotations
 
 from twisted.internet.defer import TimeoutError as _DeferredTimeoutError
 
-__all__ = ["DispatcherNotRunning", "HandlerTimedOut", "QueueFull", "UnknownHandlerError"]
+__all__ = [
+    "AbortRun",
+    "DispatcherNotRunning",
+    "HandlerTimedOut",
+    "QueueFull",
+    "UnknownHandlerError",
+]
+
+
+class AbortRun(Exception):
+    """Raised by a handler (or its Deferred fails with it) to end the run on purpose.
+
+    The run ends as ``aborted`` once the current phase has settled, whatever
+    ``on_handler_error`` says; later phases are skipped, except cleanup
+    phases (``EventDispatcher(always=...)``).  The call's outcome has status
+    ``aborted`` (not a failure), and the first *reason* given is the run's
+    :attr:`~twisted_event_dispatcher.EventRun.abort_reason`.
+
+    Args:
+        reason: Why the run is aborted; shown in the trace.
+
+    .. versionadded:: 1.2
+    """
+
+    def __init__(self, reason: str = "aborted by a handler") -> None:
+        super().__init__(reason)
+        self.reason: str = str(reason)
+        """Why the run is aborted."""
 
 
 class UnknownHandlerError(KeyError):

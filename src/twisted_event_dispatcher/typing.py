@@ -55,5 +55,9 @@ OnHandlerError: TypeAlias = Literal["continue", "abort"]
 RunStatus: TypeAlias = Literal["completed", "aborted", "cancelled", "dropped"]
 """How a run ended."""
 
-OutcomeStatus: TypeAlias = Literal["succeeded", "failed", "timed_out", "cancelled"]
-"""How one handler call ended."""
+OutcomeStatus: TypeAlias = Literal["succeeded", "failed", "timed_out", "cancelled", "aborted"]
+"""How one handler call ended (``aborted``: it raised :class:`~twisted_event_dispatcher.AbortRun`).
+
+.. versionchanged:: 1.2
+   Added ``aborted``.
+"""

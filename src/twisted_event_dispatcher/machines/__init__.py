@@ -10,6 +10,7 @@ from twisted_event_dispatcher.machines._lifecycle import LifecycleInputs, make_l
 from twisted_event_dispatcher.machines._run import (
     END_STATES,
     RunInputs,
+    cleanup_state_names,
     make_run_machine,
     phase_state_name,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "END_STATES",
     "LifecycleInputs",
     "RunInputs",
+    "cleanup_state_names",
     "make_lifecycle_machine",
     "make_run_machine",
     "phase_state_name",

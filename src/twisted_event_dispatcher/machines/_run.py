@@ -11,7 +11,16 @@ does it, as Twisted's ``ClientService`` starts a connection attempt in its
 returns is recorded on the spot; each result still pending is an input,
 ``settle``, when it settles.  When nothing is pending any more, the phase
 feeds the machine ``phase_drained`` (or ``phase_failed``, when the run aborts
-on handler errors), which moves it to the next phase or to an end state.
+on handler errors, or a handler raised :class:`AbortRun`), which moves it to the
+next phase or to an end state.
+
+Cleanup phases (``always``) get two more states each: ``aborting:<name>`` and
+``cancelling:<name>``.  A run that aborts (``phase_failed``) or is cancelled
+in any phase state goes to the first cleanup phase after it (or to its end
+state if there is none), calls that phase's handlers, and from there goes on
+to the next cleanup phase, and at last to ``aborted`` or ``cancelled``.  A
+second ``cancel`` while cancelling (``stop(timeout)`` running out) ends the
+run at once.  With no cleanup phase the machine has none of these states.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from twisted.python import reflect
 from twisted.python.failure import Failure
 
 from twisted_event_dispatcher._safe import safe_repr, safe_str, type_name
-from twisted_event_dispatcher.exceptions import HandlerTimedOut
+from twisted_event_dispatcher.exceptions import AbortRun, HandlerTimedOut
 from twisted_event_dispatcher.runtime._records import EventRun, HandlerOutcome
 
 if TYPE_CHECKING:
@@ -48,6 +57,7 @@ __all__ = [
     "RunCore",
     "RunHost",
     "RunInputs",
+    "cleanup_state_names",
     "forget_frames",
     "log_failure",
     "make_run_machine",
@@ -74,6 +84,11 @@ END_STATES: Final = ("completed", "aborted", "cancelled", "dropped")
 def phase_state_name(phase: str) -> str:
     """Return the name of the machine state that runs *phase*'s handlers."""
     return f"phase:{phase}"
+
+
+def cleanup_state_names(phase: str) -> tuple[str, str]:
+    """Return the states that run cleanup phase *phase* after an abort, after a cancel."""
+    return (f"aborting:{phase}", f"cancelling:{phase}")
 
 
 class RunInputs(Protocol):
@@ -148,6 +163,10 @@ class RunCore:
     origin: RunOrigin | None = None
     generation: int = -1
     cancel_requested: bool = False
+    abort_reason: str | None = None
+    """The first :class:`AbortRun` reason a handler of this run gave."""
+    ending: RunStatus | None = None
+    """``aborted`` or ``cancelled`` once the run heads for that end through cleanup phases."""
     fired_at: float = 0.0
     started: float = 0.0
     status: RunStatus | None = None
@@ -192,6 +211,7 @@ class RunCore:
             status=status,
             outcomes=outcomes,
             origin=self.origin,
+            abort_reason=self.abort_reason,
         )
 
 
@@ -199,13 +219,16 @@ class RunCore:
 class PhaseRun:
     """The data of a phase state: the handler results it still waits for."""
 
-    __slots__ = ("failed", "index", "name", "pending")
+    __slots__ = ("failed", "index", "leaving", "name", "pending", "state")
 
-    def __init__(self, index: int, name: str) -> None:
+    def __init__(self, index: int, name: str, state: str) -> None:
         self.index: Final = index
         self.name: Final = name
+        self.state: Final = state
         self.pending: dict[PendingCall, None] = {}
         self.failed = False
+        """A handler failed or aborted the run (so it aborts, when configured or vetoed)."""
+        self.leaving = "phase_drained"
 
 
 _CALLING: Final = 0
@@ -356,20 +379,26 @@ def _log_success(core: RunCore, outcome: HandlerOutcome) -> None:
 
 
 def _record(core: RunCore, phase: PhaseRun, outcome: HandlerOutcome, slot: int = -1) -> None:
+    status = outcome.status
+    failure = outcome.failure
+    if status == "failed" and isinstance(failure.value, AbortRun):  # type: ignore[union-attr]
+        outcome = outcome._replace(status="aborted")
+        status = "aborted"
     if core.observation is not None:
         core.observation.handler_settled(outcome)
     if slot < 0:
         core.outcomes.append(outcome)
     else:
         core.outcomes[slot] = outcome
-    status = outcome.status
     if status == "succeeded":
         if core.debug:
             _log_success(core, outcome)
         return
     phase.failed = True
-    failure = outcome.failure
     assert failure is not None  # noqa: S101 -- every non-success carries its failure
+    if status == "aborted":
+        _record_abort(core, outcome, failure)
+        return
     log_failure(
         core.log,
         "handler_settled",
@@ -461,6 +490,21 @@ def forget_frames(failure: Failure) -> None:
             continue
 
 
+def _record_abort(core: RunCore, outcome: HandlerOutcome, failure: Failure) -> None:
+    """Note a call that raised :class:`AbortRun` (recorded already): a veto, not a failure."""
+    reason = safe_str(getattr(failure.value, "reason", None) or failure.value)
+    if core.abort_reason is None:
+        core.abort_reason = reason
+    core.log.info(
+        "run_abort_requested",
+        handler_id=outcome.handler_id,
+        handler_name=outcome.handler_name,
+        phase=outcome.phase,
+        reason=reason,
+    )
+    forget_frames(failure)
+
+
 def _trace(
     core: RunCore, from_state: str, input_name: str, to_state: str, phase: str | None
 ) -> None:
@@ -478,10 +522,19 @@ def _trace(
 def _phase_settled(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
     if core.debug:
         core.log.debug("phase_completed", phase=phase.name, failed=phase.failed)
-    if phase.failed and core.host.abort_on_error:
+    if phase.failed and (core.host.abort_on_error or core.abort_reason is not None):
+        phase.leaving = "phase_failed"
         inputs.phase_failed()
     else:
         inputs.phase_drained()
+
+
+def _phase_settled_unless_cancelled(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
+    # With cleanup phases, a cancel queued behind the step under way (a handler
+    # cancelling its own run) leads to a cleanup state: feeding this phase's end
+    # after it would end that cleanup phase too early.  The cancel moves on instead.
+    if not core.cancel_requested:
+        _phase_settled(inputs, core, phase)
 
 
 def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  # noqa: PLR0912, PLR0915
@@ -590,18 +643,24 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
                 call.timer = clock.callLater(timeout, call.time_out, timeout)
 
 
-def _enter_phase(index: int, from_state: str, input_name: str) -> Callable[..., PhaseRun]:
+_Settled = Callable[[RunInputs, RunCore, PhaseRun], None]
+
+
+def _enter_phase(
+    index: int, from_state: str, input_name: str, settled: _Settled = _phase_settled
+) -> Callable[..., PhaseRun]:
     def enter(inputs: RunInputs, core: RunCore) -> PhaseRun:
         name = core.host.phases[index]
-        _trace(core, from_state, input_name, phase_state_name(name), name)
-        phase = core.phase = PhaseRun(index, name)
+        state = phase_state_name(name)
+        _trace(core, from_state, input_name, state, name)
+        phase = core.phase = PhaseRun(index, name, state)
         if core.debug:
             core.log.debug("phase_entered", phase=name)
         if core.observation is not None:
             core.observation.phase_entered(name)
         _call_handlers(inputs, core, phase)
         if not phase.pending:
-            _phase_settled(inputs, core, phase)
+            settled(inputs, core, phase)
         return phase
 
     enter.__name__ = enter.__qualname__ = f"call_handlers_of_phase_{index}"
@@ -630,7 +689,7 @@ def _finish(core: RunCore, status: RunStatus) -> None:
     core.host.run_ended(core, run)
 
 
-def _settled_in(state_name: str) -> Callable[..., None]:
+def _settled_in(state_name: str, settled: _Settled = _phase_settled) -> Callable[..., None]:
     def record_outcome(
         inputs: RunInputs,
         core: RunCore,
@@ -638,11 +697,15 @@ def _settled_in(state_name: str) -> Callable[..., None]:
         call: PendingCall,
         outcome: HandlerOutcome,
     ) -> None:
+        if call not in phase.pending:
+            # A settlement queued behind the cancel that left its phase: recorded then.
+            _ignore_late_input(inputs, core)
+            return
         _trace(core, state_name, "settle", state_name, phase.name)
         del phase.pending[call]
         _record(core, phase, outcome, call.slot)
         if not phase.pending:
-            _phase_settled(inputs, core, phase)
+            settled(inputs, core, phase)
 
     return record_outcome
 
@@ -658,41 +721,46 @@ def _end_from_phase(state_name: str, input_name: str, status: RunStatus) -> Call
 def _cancel_in(state_name: str) -> Callable[..., None]:
     def cancel_pending(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
         _trace(core, state_name, "cancel", "cancelled", phase.name)
-        now = core.host.clock.seconds()
-        pending = list(phase.pending)
-        phase.pending.clear()
-        for call in pending:
-            call.state = _DONE
-            if call.timer is not None:
-                call.timer.cancel()
-                call.timer = None
-            outcome = core.outcomes[call.slot] = HandlerOutcome(
-                call.handler_id,
-                call.name,
-                call.phase,
-                "cancelled",
-                None,
-                Failure(CancelledError("the run was cancelled")),
-                now - call.started,
-                now,
-            )
-            if core.observation is not None:
-                core.observation.handler_settled(outcome)
-            if core.debug:
-                core.log.debug(
-                    "handler_settled",
-                    handler_id=call.handler_id,
-                    handler_name=call.name,
-                    phase=call.phase,
-                    status="cancelled",
-                    duration=now - call.started,
-                )
-        # Cancelling them may cancel child runs, and theirs in turn: on a deep
-        # chain, this nests once per level, so it is done as the stack allows.
-        core.host.call_soon(functools.partial(_cancel_calls, pending))
+        _cancel_pending(core, phase)
         _finish(core, "cancelled")
 
     return cancel_pending
+
+
+def _cancel_pending(core: RunCore, phase: PhaseRun) -> None:
+    """Record *phase*'s pending calls as cancelled, and cancel their Deferreds soon."""
+    now = core.host.clock.seconds()
+    pending = list(phase.pending)
+    phase.pending.clear()
+    for call in pending:
+        call.state = _DONE
+        if call.timer is not None:
+            call.timer.cancel()
+            call.timer = None
+        outcome = core.outcomes[call.slot] = HandlerOutcome(
+            call.handler_id,
+            call.name,
+            call.phase,
+            "cancelled",
+            None,
+            Failure(CancelledError("the run was cancelled")),
+            now - call.started,
+            now,
+        )
+        if core.observation is not None:
+            core.observation.handler_settled(outcome)
+        if core.debug:
+            core.log.debug(
+                "handler_settled",
+                handler_id=call.handler_id,
+                handler_name=call.name,
+                phase=call.phase,
+                status="cancelled",
+                duration=now - call.started,
+            )
+    # Cancelling them may cancel child runs, and theirs in turn: on a deep
+    # chain, this nests once per level, so it is done as the stack allows.
+    core.host.call_soon(functools.partial(_cancel_calls, pending))
 
 
 def _cancel_calls(pending: list[PendingCall]) -> None:
@@ -713,10 +781,55 @@ def _ignore_late_input(inputs: RunInputs, core: RunCore, *args: object) -> None:
         core.log.debug("late_input_ignored", status=core.status)
 
 
+def _enter_cleanup(index: int, ending: RunStatus) -> Callable[..., PhaseRun]:
+    """The data factory of ``aborting:<phase>`` or ``cancelling:<phase>`` (cleanup phase *index*).
+
+    automat runs it before the behaviour of the transition that leads here; so
+    it cancels what the phase left behind still waits for itself, first.
+    """
+
+    def enter(inputs: RunInputs, core: RunCore) -> PhaseRun:
+        name = core.host.phases[index]
+        state = cleanup_state_names(name)[ending == "cancelled"]
+        old = core.phase
+        assert old is not None  # noqa: S101 -- only entered from a phase state
+        input_name = "cancel" if core.cancel_requested else old.leaving
+        _trace(core, old.state, input_name, state, name)
+        if ending == "cancelled":
+            core.cancel_requested = False  # the cancel is handled: call the cleanup handlers
+            _cancel_pending(core, old)
+        if core.ending is None or ending == "cancelled":
+            core.ending = ending
+        phase = core.phase = PhaseRun(index, name, state)
+        if core.debug:
+            core.log.debug("phase_entered", phase=name, ending=ending)
+        if core.observation is not None:
+            core.observation.phase_entered(name)
+        _call_handlers(inputs, core, phase)
+        if not phase.pending:
+            _phase_settled_unless_cancelled(inputs, core, phase)
+        return phase
+
+    enter.__name__ = enter.__qualname__ = f"call_cleanup_handlers_of_phase_{index}_{ending}"
+    return enter
+
+
+def run_cleanup_phase(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
+    """Behaviour of a move to a cleanup state: its data factory has traced it and done the work."""
+
+
 @functools.lru_cache(maxsize=64)
-def make_run_machine(phases: tuple[str, ...]) -> TypeMachine[RunInputs, RunCore]:
-    """Build the run machine for *phases* (cached: one build per phase configuration)."""
+def make_run_machine(  # noqa: PLR0912 -- one loop per kind of transition reads best
+    phases: tuple[str, ...], always: tuple[str, ...] = ()
+) -> TypeMachine[RunInputs, RunCore]:
+    """Build the run machine for *phases* (cached: one build per phase configuration).
+
+    Args:
+        phases: The phase names, in order.
+        always: The cleanup phases among them (see the module's docstring).
+    """
     builder = TypeMachineBuilder(RunInputs, RunCore)
+    settled: _Settled = _phase_settled_unless_cancelled if always else _phase_settled
     waiting = builder.state("waiting")
     phase_states = [
         builder.state(
@@ -725,11 +838,28 @@ def make_run_machine(phases: tuple[str, ...]) -> TypeMachine[RunInputs, RunCore]
                 index,
                 "waiting" if index == 0 else phase_state_name(phases[index - 1]),
                 "begin" if index == 0 else "phase_drained",
+                settled,
             ),
         )
         for index, name in enumerate(phases)
     ]
     ends = {status: builder.state(status) for status in END_STATES}
+    cleanup = [index for index, name in enumerate(phases) if name in always]
+    aborting = {
+        index: builder.state(
+            cleanup_state_names(phases[index])[0], _enter_cleanup(index, "aborted")
+        )
+        for index in cleanup
+    }
+    cancelling = {
+        index: builder.state(
+            cleanup_state_names(phases[index])[1], _enter_cleanup(index, "cancelled")
+        )
+        for index in cleanup
+    }
+
+    def next_cleanup(index: int) -> int | None:
+        return next((c for c in cleanup if c > index), None)
 
     # Every run takes begin and each phase_drained; settle only for pending results.
     # (automat looks a transition up by scanning all of them, so each transition
@@ -743,12 +873,43 @@ def make_run_machine(phases: tuple[str, ...]) -> TypeMachine[RunInputs, RunCore]
                 _end_from_phase(state.name, "phase_drained", "completed")
             )
     for state in phase_states:
-        state.upon(RunInputs.settle).loop()(_settled_in(state.name))
-    for state in phase_states:
-        state.upon(RunInputs.phase_failed).to(ends["aborted"])(
-            _end_from_phase(state.name, "phase_failed", "aborted")
-        )
-        state.upon(RunInputs.cancel).to(ends["cancelled"])(_cancel_in(state.name))
+        state.upon(RunInputs.settle).loop()(_settled_in(state.name, settled))
+    for index, state in enumerate(phase_states):
+        after = next_cleanup(index)
+        if after is None:
+            state.upon(RunInputs.phase_failed).to(ends["aborted"])(
+                _end_from_phase(state.name, "phase_failed", "aborted")
+            )
+            state.upon(RunInputs.cancel).to(ends["cancelled"])(_cancel_in(state.name))
+        else:
+            state.upon(RunInputs.phase_failed).to(aborting[after])(run_cleanup_phase)
+            state.upon(RunInputs.cancel).to(cancelling[after])(run_cleanup_phase)
+    # A cleanup phase run after an abort, or a cancel: on to the next one, then the end.
+    endings: tuple[tuple[RunStatus, dict[int, Any]], ...] = (
+        ("aborted", aborting),
+        ("cancelled", cancelling),
+    )
+    for ending, states in endings:
+        for index, state in states.items():
+            after = next_cleanup(index)
+            state.upon(RunInputs.settle).loop()(
+                _settled_in(state.name, _phase_settled_unless_cancelled)
+            )
+            for end_input, input_name in (
+                (RunInputs.phase_drained, "phase_drained"),
+                (RunInputs.phase_failed, "phase_failed"),
+            ):
+                if after is None:
+                    state.upon(end_input).to(ends[ending])(
+                        _end_from_phase(state.name, input_name, ending)
+                    )
+                else:
+                    state.upon(end_input).to(states[after])(run_cleanup_phase)
+            if ending == "aborted" and after is not None:
+                state.upon(RunInputs.cancel).to(cancelling[after])(run_cleanup_phase)
+            else:
+                # A second cancel while cancelling (stop()'s timeout ran out) ends it now.
+                state.upon(RunInputs.cancel).to(ends["cancelled"])(_cancel_in(state.name))
     waiting.upon(RunInputs.drop).to(ends["dropped"])(_end_from_waiting("drop", "dropped"))
     waiting.upon(RunInputs.cancel).to(ends["cancelled"])(_end_from_waiting("cancel", "cancelled"))
     # Inputs that were queued behind a re-entrant cancel() (a handler cancelling

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import itertools
@@ -9,7 +10,7 @@ import math
 import operator
 import secrets
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from numbers import Real
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
@@ -65,6 +66,27 @@ deep the chain, as Twisted's own Deferred chaining does.
 """
 
 _T = TypeVar("_T")
+_F = TypeVar("_F", bound="Callable[..., Any]")
+
+
+def _details_of_current_call() -> dict[str, Any]:
+    call = CURRENT_CALL.get()
+    assert call is not None  # noqa: S101 -- only called from inside a handler call
+    return call[0].details
+
+
+def _refuse_class_body_method(fn: Callable[..., Any]) -> None:
+    """Refuse a function defined in a class body: it would be registered unbound."""
+    qualname = getattr(fn, "__qualname__", "")
+    parts = qualname.split(".")
+    if len(parts) > 1 and parts[-2] != "<locals>":
+        raise TypeError(
+            f"@dispatcher.handler cannot register {qualname}: it is defined in a class "
+            "body, so it would be called without an instance.  Register the bound method "
+            f"per instance instead, e.g. in __init__: "
+            f"dispatcher.add_event_handler(self.{parts[-1]}, phase, ...)"
+        )
+
 
 DEFAULT_PHASES: Final = ("before", "during", "after")
 """The phases a dispatcher has unless told otherwise, as Twisted's system events have."""
@@ -214,6 +236,8 @@ def current_call() -> CurrentCall | None:
         handler_name=reg.name,
         details=MappingProxyType(run.details),
         origin=run.origin,
+        ending=run.ending,
+        abort_reason=run.abort_reason,
     )
 
 
@@ -297,6 +321,11 @@ class EventDispatcher:
             before ``-<counter>``; None for 8 random hex digits.  Processes
             that exchange events (a cluster) give each node a prefix of its
             own, so run ids are unique across them.
+        always: Cleanup phases, among *phases*: each runs even when an
+            earlier phase aborted the run (a handler raised
+            :class:`~twisted_event_dispatcher.AbortRun`, or
+            ``on_handler_error="abort"``) or the run was cancelled; see the
+            semantics guide for what such a phase sees.
 
     Its state belongs to its reactor's thread.  Called from another thread
     while that reactor runs (under crochet, or from a thread pool), a method
@@ -315,6 +344,8 @@ class EventDispatcher:
             number is of the wrong type.
 
     .. versionadded:: 1.0
+    .. versionchanged:: 1.2
+       Added *always*.
     """
 
     def __init__(
@@ -329,6 +360,7 @@ class EventDispatcher:
         on_handler_error: OnHandlerError = "continue",
         handler_timeout: float | None = None,
         run_id_prefix: str | None = None,
+        always: Sequence[str] = (),
     ) -> None:
         keywords = _names(
             "allowed_match_spec_keywords", allowed_match_spec_keywords, keywords=True
@@ -336,6 +368,13 @@ class EventDispatcher:
         phase_names = _names("phases", phases, keywords=False)
         if not phase_names:
             raise ValueError("phases must name at least one phase; got an empty sequence")
+        cleanup = _names("always", always, keywords=False)
+        for name in cleanup:
+            if name not in phase_names:
+                raise ValueError(
+                    f"always names {name!r}, which is not one of the phases "
+                    f"{', '.join(map(repr, phase_names))}"
+                )
         ordering = cast("Ordering", _choice("ordering", ordering, _ORDERINGS))
         when_stopped = cast("WhenStopped", _choice("when_stopped", when_stopped, _WHEN_STOPPED))
         on_handler_error = cast(
@@ -349,6 +388,7 @@ class EventDispatcher:
             _run_id_prefix(run_id_prefix),
             abort_on_error=on_handler_error == "abort",
             handler_timeout=_positive_seconds("handler_timeout", handler_timeout),
+            always=tuple(name for name in phase_names if name in cleanup),
         )
         self._lifecycle_core: Final = LifecycleCore(
             self._host,
@@ -381,6 +421,14 @@ class EventDispatcher:
     def match_spec_keywords(self) -> tuple[str, ...]:
         """The keywords match specs and event details may use, in the order they were allowed."""
         return self._registry.keywords
+
+    @property
+    def always(self) -> tuple[str, ...]:
+        """The cleanup phases: they run even after an abort or a cancel, in phase order.
+
+        .. versionadded:: 1.2
+        """
+        return self._host.always
 
     @property
     def ordering(self) -> Ordering:
@@ -445,6 +493,7 @@ class EventDispatcher:
         priority: int = 0,
         before: HandlerId | Iterable[HandlerId] | None = None,
         after: HandlerId | Iterable[HandlerId] | None = None,
+        pass_details: bool = False,
         **match_spec: Any,
     ) -> Deferred[HandlerId]:
         """Register *listen_fn* to be called with matching events in *phase*.
@@ -472,6 +521,8 @@ class EventDispatcher:
                 handler must be called before, whatever the priorities.
             after: A handler id (or several) of the same phase that this
                 handler must be called after, whatever the priorities.
+            pass_details: Call *listen_fn* as ``listen_fn(event, **details)``
+                with the run's details, rather than with the event alone.
             **match_spec: keyword=value pairs an event's details must carry;
                 a value of None is a wildcard.
 
@@ -489,7 +540,7 @@ class EventDispatcher:
                 (the message names the ids).
 
         .. versionchanged:: 1.2
-           Added *priority*, *before* and *after*.
+           Added *priority*, *before*, *after* and *pass_details*.
         """
         if not callable(listen_fn):
             raise TypeError(
@@ -497,6 +548,8 @@ class EventDispatcher:
             )
         if not isinstance(use_weakref, bool):
             raise TypeError(f"use_weakref must be True or False; got {safe_repr(use_weakref)}")
+        if not isinstance(pass_details, bool):
+            raise TypeError(f"pass_details must be True or False; got {safe_repr(pass_details)}")
         reg = self._registry.add(
             listen_fn,
             phase,
@@ -507,8 +560,68 @@ class EventDispatcher:
             priority=_priority(priority),
             before=_handler_ids("before", before),
             after=_handler_ids("after", after),
+            pass_details=_details_of_current_call if pass_details else None,
         )
         return succeed(reg.handler_id)
+
+    def handler(
+        self, /, phase: str, use_weakref: bool = True, **options: Any
+    ) -> Callable[[_F], _F]:
+        """Register the decorated function, as :meth:`add_event_handler` would, and return it.
+
+        The function is returned unchanged, so it can still be called (and
+        tested) directly; its handler id is set on it as ``handler_id`` (the
+        last one, if it is decorated more than once) and is in :meth:`handlers`.
+
+        Args:
+            phase: One of :attr:`phases`.
+            use_weakref: As for :meth:`add_event_handler` (a module-level
+                function lives as long as its module).
+            **options: Any other keyword :meth:`add_event_handler` takes
+                (``priority``, ``max_calls``, match spec keywords...).
+
+        Raises:
+            TypeError: The decorated function is defined in a class body (it
+                would be called without an instance): register the bound
+                method per instance instead, in ``__init__``.  Any error
+                :meth:`add_event_handler` raises, at decoration time.
+
+        .. versionadded:: 1.2
+        """
+
+        def register(fn: _F) -> _F:
+            _refuse_class_body_method(fn)
+            handler_id = _result_now(self.add_event_handler(fn, phase, use_weakref, **options))
+            with contextlib.suppress(AttributeError, TypeError):
+                fn.handler_id = handler_id  # type: ignore[attr-defined]
+            return fn
+
+        return register
+
+    @contextlib.contextmanager
+    def handling(
+        self, /, listen_fn: Handler, phase: str, use_weakref: bool = True, **options: Any
+    ) -> Iterator[HandlerId]:
+        """Register *listen_fn* for the ``with`` block, giving its id; remove it on exit.
+
+        It is removed however the block exits, by an exception too, unless it
+        was removed already (by hand, after ``max_calls``, or collected).
+
+        Args:
+            listen_fn: As for :meth:`add_event_handler`.
+            phase: One of :attr:`phases`.
+            use_weakref: As for :meth:`add_event_handler`.
+            **options: Any other keyword :meth:`add_event_handler` takes.
+
+        .. versionadded:: 1.2
+        """
+        handler_id = _result_now(self.add_event_handler(listen_fn, phase, use_weakref, **options))
+        try:
+            yield handler_id
+        finally:
+            self.remove_event_handler(handler_id).addErrback(
+                lambda failure: failure.trap(UnknownHandlerError) and None
+            )
 
     @in_reactor_thread
     def remove_event_handler(self, handler_id: HandlerId) -> Deferred[None]:
@@ -723,6 +836,13 @@ class EventDispatcher:
         ]
 
 
+def _result_now(deferred: Deferred[_T]) -> _T:
+    """Return the result of a Deferred that has fired already (add_event_handler's)."""
+    results: list[_T] = []
+    deferred.addCallback(results.append)
+    return results[0]
+
+
 def _cancel_timer(result: _T, timer: IDelayedCall) -> _T:
     if timer.active():
         timer.cancel()
@@ -782,13 +902,15 @@ class _Host:
         *,
         abort_on_error: bool,
         handler_timeout: float | None,
+        always: tuple[str, ...] = (),
     ) -> None:
         self.registry: Final = registry
         self.phases: Final = phases
+        self.always: Final = always
         self.abort_on_error: Final = abort_on_error
         self.handler_timeout: Final = handler_timeout
         self._reactor = reactor
-        self._machine: Final = make_run_machine(phases)
+        self._machine: Final = make_run_machine(phases, always)
         self._prefix: Final = run_id_prefix
         self._ids: Final = itertools.count(1)
         self._pumping = 0
@@ -987,6 +1109,10 @@ class _Host:
     def _cancel_for_stop(self, run: RunCore) -> None:
         try:
             run.deferred.cancel()
+            if run.status is None and run.deferred.called:
+                # Still in a cleanup phase (or cancelled earlier and cleaning up):
+                # a second cancel cuts the cleanup short, so the stop stays bounded.
+                run.inputs.cancel()
         except Exception:  # the stop must end, whatever a canceller does
             run.log.exception("run_cancel_failed", reason="stop() timed out")
         if run.status is None:

@@ -13,7 +13,7 @@ from twisted_event_dispatcher._safe import type_name
 if TYPE_CHECKING:
     from twisted_event_dispatcher.typing import HandlerId
 
-__all__ = ["HandlerRef", "describe", "reference"]
+__all__ = ["HandlerRef", "describe", "reference", "with_details"]
 
 HandlerRef = Callable[[], "Callable[..., Any] | None"]
 """Calling a reference gives the handler back, or None once it was collected."""
@@ -86,6 +86,32 @@ def reference(
         ) from None
     ref.handler_id = handler_id
     return ref
+
+
+@final
+class _WithDetails:
+    """A reference whose handler is called as ``handler(event, **details)`` (``pass_details``)."""
+
+    __slots__ = ("_details", "_ref")
+
+    def __init__(self, ref: HandlerRef, details: Callable[[], Any]) -> None:
+        self._ref: Final = ref
+        self._details: Final = details
+
+    def __call__(self) -> Callable[..., Any] | None:
+        handler = self._ref()
+        if handler is None:
+            return None
+        return functools.partial(_call_with_details, handler, self._details)
+
+
+def _call_with_details(handler: Callable[..., Any], details: Callable[[], Any], event: Any) -> Any:
+    return handler(event, **details())
+
+
+def with_details(ref: HandlerRef, details: Callable[[], Any]) -> HandlerRef:
+    """Wrap *ref* so its handler gets the details of the call under way (from *details*)."""
+    return _WithDetails(ref, details)
 
 
 def _is_bound_builtin(handler: object) -> TypeGuard[types.BuiltinMethodType]:

@@ -82,11 +82,12 @@ class HandlerOutcome(NamedTuple):
     phase: str
     """The phase it was called in."""
     status: OutcomeStatus
-    """``succeeded``, ``failed``, ``timed_out`` or ``cancelled``."""
+    """``succeeded``, ``failed``, ``timed_out``, ``cancelled``, or ``aborted`` (the handler
+    raised :class:`~twisted_event_dispatcher.AbortRun`: a veto, not a failure)."""
     result: Any
     """What the handler returned (or its Deferred or coroutine gave); None unless it succeeded."""
     failure: Failure | None
-    """The failure, for ``failed``, ``timed_out`` and ``cancelled``; None otherwise."""
+    """The failure, for ``failed``, ``timed_out``, ``cancelled`` and ``aborted``; else None."""
     duration: float
     """Seconds from the call to the settlement, read off the dispatcher's reactor clock."""
     settled_at: float
@@ -172,6 +173,17 @@ class CurrentCall:
     """The details the run was fired with."""
     origin: RunOrigin | None
     """Where the run came from, when another process fired it."""
+    ending: str | None = None
+    """While a cleanup phase runs after the run was aborted or cancelled: ``"aborted"`` or
+    ``"cancelled"``; None otherwise.
+
+    .. versionadded:: 1.2
+    """
+    abort_reason: str | None = None
+    """The reason of the :class:`~twisted_event_dispatcher.AbortRun` that aborted the run, if any.
+
+    .. versionadded:: 1.2
+    """
 
 
 @attrs.frozen
@@ -203,6 +215,12 @@ class EventRun:
     (:meth:`EventDispatcher.fire_event_from`); None for a run fired here.
 
     .. versionadded:: 1.1
+    """
+    abort_reason: str | None = None
+    """Why a handler aborted the run (the first :class:`~twisted_event_dispatcher.AbortRun`'s
+    reason); None unless one did.
+
+    .. versionadded:: 1.2
     """
 
     @property

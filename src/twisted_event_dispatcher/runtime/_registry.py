@@ -18,7 +18,12 @@ from typing import Any, Final, cast, final
 
 from twisted_event_dispatcher._safe import safe_repr, safe_str, type_name
 from twisted_event_dispatcher.exceptions import UnknownHandlerError
-from twisted_event_dispatcher.runtime._handlers import HandlerRef, describe, reference
+from twisted_event_dispatcher.runtime._handlers import (
+    HandlerRef,
+    describe,
+    reference,
+    with_details,
+)
 from twisted_event_dispatcher.runtime._records import HandlerRegistration
 from twisted_event_dispatcher.tracing._logger import get_logger, is_debug_enabled
 from twisted_event_dispatcher.typing import HandlerId
@@ -285,9 +290,13 @@ class Registry:
         priority: int = 0,
         before: tuple[HandlerId, ...] = (),
         after: tuple[HandlerId, ...] = (),
-        pass_details: bool = False,
+        pass_details: Callable[[], Any] | None = None,
     ) -> Registration:
-        """Validate and register *handler*; return its registration."""
+        """Validate and register *handler*; return its registration.
+
+        With *pass_details* (a function returning the details of the call under
+        way), the handler is called as ``handler(event, **details)``.
+        """
         # A str subclass could break hashing and comparing: names are kept as plain str.
         phase_index = self._phase_index.get(str.__str__(phase)) if isinstance(phase, str) else None
         if phase_index is None:
@@ -305,9 +314,10 @@ class Registry:
                 spec[name] = value
         self.purge()
         if before or after:
-            self._check_constraints(phase, before, after)
+            self._check_constraints(self._phases[phase_index], before, after)
         handler_id = HandlerId(next(self._ids))
         ref = reference(handler, handler_id, weak=weak, on_collected=self._on_collected)
+        ref = ref if pass_details is None else with_details(ref, pass_details)
         names = tuple(sorted(spec))
         bucket_key = _key_getter(names)(spec) if names else ()
         shape = self._shapes.get(names)
@@ -332,7 +342,7 @@ class Registry:
             priority=priority,
             before=before,
             after=after,
-            pass_details=pass_details,
+            pass_details=pass_details is not None,
         )
         self._by_id[handler_id] = reg
         bucket[handler_id] = reg

@@ -104,6 +104,14 @@ _SPECS: Final = (
         "The run ended: status is completed, aborted or cancelled; duration is in seconds.",
     ),
     RecordSpec(
+        "run_abort_requested",
+        "info",
+        (*_RUN, *_HANDLER, "reason"),
+        "A handler raised AbortRun (or its Deferred failed with it): the run ends as "
+        "aborted once the phase has settled, after its cleanup phases; reason is the "
+        "AbortRun's.",
+    ),
+    RecordSpec(
         "run_dropped",
         "warning",
         (*_RUN, "reason", "details"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from twisted_event_dispatcher.viz._export import import_graphviz
@@ -110,7 +111,9 @@ def canonical_digraph(
     return graph
 
 
-def run_machine(dispatcher: EventDispatcher | tuple[str, ...]) -> graphviz.Digraph:
+def run_machine(
+    dispatcher: EventDispatcher | tuple[str, ...], always: Iterable[str] = ()
+) -> graphviz.Digraph:
     """Draw the automat machine that carries each run of *dispatcher* through its phases.
 
     The graph is the built machine's own (``TypeMachine.asDigraph()``): its
@@ -118,8 +121,17 @@ def run_machine(dispatcher: EventDispatcher | tuple[str, ...]) -> graphviz.Digra
     inputs that move between them and the outputs they run, so it cannot
     drift from the code.  Its DOT source is the same in every process.
 
+    Cleanup phases (``always``) add the states ``aborting:<phase>`` and
+    ``cancelling:<phase>``, and the ``phase_failed`` and ``cancel``
+    transitions that lead through them to ``aborted`` and ``cancelled``.
+
     Args:
         dispatcher: The dispatcher, or a tuple of phase names.
+        always: With a tuple of phase names, the cleanup phases among them
+            (a dispatcher knows its own).
+
+    .. versionchanged:: 1.2
+       Draws cleanup phases; added *always*.
 
     Raises:
         ModuleNotFoundError: The graphviz package (the ``viz`` extra) is
@@ -127,12 +139,23 @@ def run_machine(dispatcher: EventDispatcher | tuple[str, ...]) -> graphviz.Digra
 
     .. versionadded:: 1.0
     """
-    from twisted_event_dispatcher.machines import END_STATES, make_run_machine, phase_state_name
+    from twisted_event_dispatcher.machines import (
+        END_STATES,
+        cleanup_state_names,
+        make_run_machine,
+        phase_state_name,
+    )
 
     import_graphviz()  # automat's asDigraph() imports it without a hint
-    phases = dispatcher if isinstance(dispatcher, tuple) else dispatcher.phases
-    order = ("waiting", *(phase_state_name(phase) for phase in phases), *END_STATES)
-    graph = canonical_digraph(make_run_machine(phases).asDigraph(), order)
+    if isinstance(dispatcher, tuple):
+        phases, always = dispatcher, tuple(always)
+    else:
+        phases, always = dispatcher.phases, dispatcher.always
+    cleanup = [
+        state for phase in phases if phase in always for state in cleanup_state_names(phase)
+    ]
+    order = ("waiting", *(phase_state_name(phase) for phase in phases), *cleanup, *END_STATES)
+    graph = canonical_digraph(make_run_machine(phases, always).asDigraph(), order)
     # automat sets dpi=100: dot then scales the drawing by 100/72 inside an SVG viewBox
     # of the unscaled size, and every viewer clips it.  Points (72 dpi) fit.
     graph.graph_attr.pop("dpi", None)
