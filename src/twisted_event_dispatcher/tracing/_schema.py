@@ -172,8 +172,9 @@ _SPECS: Final = (
     RecordSpec(
         "handler_registered",
         "debug",
-        (*_HANDLER, "match_spec", "max_calls", "weak"),
-        "A handler was registered; match_spec holds the reprs of its values.",
+        (*_HANDLER, "match_spec", "max_calls", "weak", "priority", "before", "after"),
+        "A handler was registered; match_spec holds the reprs of its values; before and "
+        "after the handler ids it was ordered against.",
     ),
     RecordSpec("handler_removed", "debug", _HANDLER, "A handler was removed by hand."),
     RecordSpec(
