@@ -424,7 +424,7 @@ class EventDispatcher:
 
     @property
     def always(self) -> tuple[str, ...]:
-        """The cleanup phases: they run even after an abort or a cancel, in phase order.
+        """The cleanup phases, in phase order; each runs even after an abort or a cancel.
 
         .. versionadded:: 1.2
         """
