@@ -32,6 +32,8 @@ Three tools, usable from pytest, trial or doctests:
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -50,6 +52,7 @@ __all__ = [
     "CallRecord",
     "Trace",
     "advance_until_fired",
+    "assert_run_completed",
     "capture_trace",
     "dispatcher_on_clock",
     "fire_and_settle",
@@ -282,6 +285,21 @@ class Trace:
             )
         return calls
 
+    def tree(self, run_id: str) -> str | None:
+        """Return run *run_id* as ``tedtool trace`` prints it (its tree), or None if not traced.
+
+        .. versionadded:: 1.2
+        """
+        from twisted_event_dispatcher.tracing import format_tree, read_runs
+
+        lines = b"".join(
+            json.dumps(record, default=repr).encode() + b"\n" for record in self.records
+        )
+        for run in read_runs(io.BytesIO(lines)):
+            if run.run_id == run_id:
+                return "\n".join(format_tree(run))
+        return None
+
     def statuses(self) -> dict[str, str]:
         """Return how each run that ended while capturing ended, by run id."""
         ended = {record["run_id"]: record["status"] for record in self.named("run_ended")}
@@ -323,3 +341,30 @@ def capture_trace() -> Iterator[Trace]:
         else:
             structlog.reset_defaults()
         set_tracer(tracer)
+
+
+def assert_run_completed(run: EventRun, trace: Trace | None = None) -> None:
+    """Assert that *run* completed with no failed or timed-out handler.
+
+    On failure the message shows the run as ``tedtool trace`` prints it, when
+    *trace* (from :func:`capture_trace`, or the ``ted_trace`` fixture)
+    captured it, or else its outcomes.
+
+    Raises:
+        AssertionError: The run did not complete, or a handler failed.
+
+    .. versionadded:: 1.2
+    """
+    if run.status == "completed" and not run.failures:
+        return
+    head = f"run {run.run_id} ended {run.status} with {len(run.failures)} failed handler(s)"
+    if run.abort_reason is not None:
+        head += f" (aborted: {run.abort_reason})"
+    tree = None if trace is None else trace.tree(run.run_id)
+    if tree is None:
+        tree = "\n".join(
+            f"  {o.phase}: {o.handler_name} {o.status}"
+            + ("" if o.failure is None else f" {o.failure.getErrorMessage()}")
+            for o in run.outcomes
+        )
+    raise AssertionError(f"{head}\n{tree}")
