@@ -373,3 +373,28 @@ class ReceiveTests(TestCase):
         assert [r["event"] for r in logs if r["event"].startswith("message_")] == [
             "message_settle_lost"
         ]
+
+
+class OrderTests(TestCase):
+    """The dispatcher's ordering options reach the node's handlers."""
+
+    def test_priority_before_and_pass_details(self) -> None:
+        """A node orders its handlers by priority and constraints, as a dispatcher does."""
+        cluster = node()
+        calls: list[Any] = []
+
+        def first(event: object) -> None:
+            calls.append("first")
+
+        def second(event: object, **details: Any) -> None:
+            calls.append(("second", details))
+
+        late = self.successResultOf(cluster.add_event_handler(first, "during", False))
+        self.successResultOf(
+            cluster.add_event_handler(
+                second, "during", False, priority=5, after=late, pass_details=True
+            )
+        )
+        order = [reg.handler_name for reg in cluster.dispatcher.handlers()]
+        assert order[0].endswith("first")
+        assert order[1].endswith("second")

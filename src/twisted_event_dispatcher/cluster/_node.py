@@ -383,6 +383,10 @@ class EventCluster:
         delivery: Delivery = _BROADCAST,
         max_calls: int | None = None,
         timeout: float | None = None,
+        priority: int = 0,
+        before: HandlerId | Iterable[HandlerId] | None = None,
+        after: HandlerId | Iterable[HandlerId] | None = None,
+        pass_details: bool = False,
         **match_spec: Any,
     ) -> Deferred[HandlerId]:
         """Register *listen_fn* for events that match *match_spec*, delivered as *delivery* says.
@@ -398,6 +402,12 @@ class EventCluster:
                 ``"local"``: only events fired by this node.
             max_calls: As for the dispatcher.
             timeout: As for the dispatcher.
+            priority: As for the dispatcher: the order within the phase, on
+                this node.
+            before: As for the dispatcher.
+            after: As for the dispatcher.
+            pass_details: As for the dispatcher (the details include
+                ``delivery``).
             **match_spec: keyword=value pairs; values must be of a type that
                 can cross processes (str, int, float, bool, bytes, tuples of
                 them); None is a wildcard.
@@ -424,6 +434,10 @@ class EventCluster:
                 use_weakref,
                 max_calls=max_calls,
                 timeout=timeout,
+                priority=priority,
+                before=before,
+                after=after,
+                pass_details=pass_details,
                 **delivery_spec,
                 **match_spec,
             )
