@@ -403,8 +403,33 @@ class _Encoder:
         return all(headers.get(name) == value for name, value in wanted.items())
 
 
+class _EncodedRouting:
+    """What both routing modes share: the keywords, the fingerprint and the exact re-check."""
+
+    __slots__ = ("_encoder",)
+
+    _encoder: _Encoder
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self.keywords)!r})"
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """The allowed match keywords, sorted (for topic routing, the order of the words)."""
+        return self._encoder.keywords
+
+    @property
+    def fingerprint(self) -> str:
+        """A short stable hash of the mode and the keyword set; see :class:`Routing`."""
+        return self._encoder.fingerprint
+
+    def matches(self, spec: Mapping[str, Any], headers: Mapping[str, object]) -> bool:
+        """Return whether a received message's *headers* satisfy *spec*; see :class:`Routing`."""
+        return self._encoder.matches(spec, headers)
+
+
 @final
-class TopicRouting:
+class TopicRouting(_EncodedRouting):
     """Topic exchange routing: one word per allowed keyword, in sorted order.
 
     An event's routing key is ``v1`` followed by, per keyword, the hash word
@@ -417,7 +442,7 @@ class TopicRouting:
     as 13 lowercase base32 characters.  Two distinct values share a word with
     probability 2**-64 per pair (about one in 1.8e19); a collision only ever
     delivers an extra message, which the receiving node's exact re-check
-    (:meth:`matches`) drops, so it costs a delivery, never a wrong call.
+    (:meth:`Routing.matches`) drops, so it costs a delivery, never a wrong call.
 
     Args:
         keywords: The allowed match keywords, in any order: nodes that list
@@ -431,7 +456,7 @@ class TopicRouting:
     .. versionadded:: 1.1
     """
 
-    __slots__ = ("_encoder",)
+    __slots__ = ()
 
     exchange_type: Final = "topic"
     """The AMQP exchange type this mode declares."""
@@ -443,25 +468,12 @@ class TopicRouting:
                 f"topic routing carries at most {MAX_TOPIC_KEYWORDS} match keywords in AMQP's "
                 f"255-byte routing key; got {len(names)}: use routing='headers' for more"
             )
-        self._encoder: Final = _Encoder("topic", names)
-
-    def __repr__(self) -> str:
-        return f"TopicRouting({list(self.keywords)!r})"
-
-    @property
-    def keywords(self) -> tuple[str, ...]:
-        """The allowed match keywords, sorted (the order of the words)."""
-        return self._encoder.keywords
-
-    @property
-    def fingerprint(self) -> str:
-        """A short stable hash of the mode and the keyword set; see :class:`Routing`."""
-        return self._encoder.fingerprint
+        self._encoder = _Encoder("topic", names)
 
     def message_routing(self, details: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
         """Return the routing key and the headers for an event with these *details*.
 
-        The headers carry the canonical values for :meth:`matches`.
+        The headers carry the canonical values for :meth:`Routing.matches`.
 
         Raises:
             ValueError: A key is not an allowed keyword, or a value is NaN,
@@ -490,13 +502,9 @@ class TopicRouting:
             words.append("*" if value is None else _word(value))
         return Binding(".".join(words), {})
 
-    def matches(self, spec: Mapping[str, Any], headers: Mapping[str, object]) -> bool:
-        """Return whether a received message's *headers* satisfy *spec*; see :class:`Routing`."""
-        return self._encoder.matches(spec, headers)
-
 
 @final
-class HeadersRouting:
+class HeadersRouting(_EncodedRouting):
     """Headers exchange routing: ``x-match: all`` on the canonical values.
 
     An event carries a header ``ted-k-<keyword>`` with the canonical value
@@ -520,7 +528,7 @@ class HeadersRouting:
     .. versionadded:: 1.1
     """
 
-    __slots__ = ("_encoder",)
+    __slots__ = ()
 
     exchange_type: Final = "headers"
     """The AMQP exchange type this mode declares."""
@@ -533,20 +541,7 @@ class HeadersRouting:
                     f"match keyword {bounded_repr(name)} is too long for an AMQP header name "
                     f"({HEADER_PREFIX!r} + keyword must fit in 255 bytes)"
                 )
-        self._encoder: Final = _Encoder("headers", names)
-
-    def __repr__(self) -> str:
-        return f"HeadersRouting({list(self.keywords)!r})"
-
-    @property
-    def keywords(self) -> tuple[str, ...]:
-        """The allowed match keywords, in sorted order."""
-        return self._encoder.keywords
-
-    @property
-    def fingerprint(self) -> str:
-        """A short stable hash of the mode and the keyword set; see :class:`Routing`."""
-        return self._encoder.fingerprint
+        self._encoder = _Encoder("headers", names)
 
     def message_routing(self, details: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
         """Return an empty routing key and the headers for an event with these *details*.
@@ -568,10 +563,6 @@ class HeadersRouting:
         """
         headers = self._encoder.headers(self._encoder.canonical("match spec", spec))
         return Binding("", {"x-match": "all", **headers})
-
-    def matches(self, spec: Mapping[str, Any], headers: Mapping[str, object]) -> bool:
-        """Return whether a received message's *headers* satisfy *spec*; see :class:`Routing`."""
-        return self._encoder.matches(spec, headers)
 
 
 def make_routing(mode: RoutingMode, keywords: Iterable[str]) -> TopicRouting | HeadersRouting:
