@@ -8,17 +8,15 @@ and queues are its own, and deletes them afterwards.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Iterator
+from typing import Any
 
-import crochet
 import pika
 import pytest
 from structlog.testing import capture_logs
-from twisted.internet import reactor as _global_reactor
-from twisted.internet import task
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred
 
+from reactor_support import in_reactor, reactor, sleep, until
 from twisted_event_dispatcher import current_call
 from twisted_event_dispatcher.cluster import (
     BrokerUnavailable,
@@ -32,33 +30,6 @@ from twisted_event_dispatcher.cluster import (
 pytestmark = [pytest.mark.reactor, pytest.mark.broker]
 
 URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
-reactor: Any = _global_reactor
-_T = TypeVar("_T")
-
-
-def in_reactor(scenario: Callable[[], Coroutine[Any, Any, _T]], timeout: float = 30.0) -> _T:
-    """Run *scenario* in crochet's reactor thread and return its result here."""
-    crochet.setup()
-
-    def start() -> Deferred[_T]:
-        return ensureDeferred(scenario())
-
-    return cast("_T", crochet.wait_for(timeout=timeout)(start)())
-
-
-async def sleep(seconds: float) -> None:
-    """Wait *seconds* on the real reactor."""
-    await task.deferLater(reactor, seconds, lambda: None)
-
-
-async def until(condition: Callable[[], bool], *, within: float = 10.0) -> None:
-    """Poll *condition* on the reactor until it holds; fail after *within* seconds."""
-    waited = 0.0
-    while not condition():
-        if waited > within:
-            pytest.fail(f"condition not met within {within} seconds")
-        await sleep(0.02)
-        waited += 0.02
 
 
 class Broker:

@@ -8,17 +8,15 @@ queues are deleted afterwards.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar, cast
+from typing import Any
 
-import crochet
 import pika
 import pytest
-from twisted.internet import reactor as _global_reactor
 from twisted.internet import task
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred
 
 from otel_support import Spans, is_child
+from reactor_support import in_reactor, reactor
 from twisted_event_dispatcher import current_call
 from twisted_event_dispatcher.cluster import EventCluster
 from twisted_event_dispatcher.otel import instrument
@@ -26,18 +24,6 @@ from twisted_event_dispatcher.otel import instrument
 pytestmark = [pytest.mark.reactor, pytest.mark.broker]
 
 URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
-reactor: Any = _global_reactor
-_T = TypeVar("_T")
-
-
-def in_reactor(scenario: Callable[[], Coroutine[Any, Any, _T]], timeout: float = 30.0) -> _T:
-    """Run *scenario* in crochet's reactor thread and return its result here."""
-    crochet.setup()
-
-    def start() -> Deferred[_T]:
-        return ensureDeferred(scenario())
-
-    return cast("_T", crochet.wait_for(timeout=timeout)(start)())
 
 
 def test_the_trace_crosses_the_broker() -> None:
