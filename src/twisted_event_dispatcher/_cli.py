@@ -1,4 +1,4 @@
-"""The ``tedtool`` command line: ``diagram`` and ``trace``.
+"""The ``tedtool`` command line: ``diagram``, ``trace`` and ``stats``.
 
 Also run as ``python -m twisted_event_dispatcher``.  Every failure caused by
 bad input is reported as one line on standard error with a non-zero exit
@@ -16,6 +16,7 @@ status, never as a traceback.  The exit statuses:
 from __future__ import annotations
 
 import argparse
+import array
 import ast
 import contextlib
 import errno
@@ -33,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from twisted_event_dispatcher.runtime import EventDispatcher
-    from twisted_event_dispatcher.tracing import MalformedLine, TracedRun
+    from twisted_event_dispatcher.tracing import MalformedLine, TracedHandler, TracedRun
 
 __all__ = ["main"]
 
@@ -142,6 +143,42 @@ def _times_ago_joined(argv: Sequence[str]) -> list[str]:
     return joined
 
 
+def _add_tree_filters(group: Any) -> None:
+    """Add the filters ``trace`` and ``stats`` share (--status, --handler, --since, --until)."""
+    group.add_argument(
+        "--status",
+        metavar="STATUS",
+        type=_statuses,
+        action="extend",
+        help="trees whose top run ended with STATUS (a run's: "
+        f"{', '.join(_RUN_STATUSES)}), or in which a handler call, child runs' included, "
+        f"settled with it (a call's: {', '.join(_HANDLER_STATUSES)}); several separated "
+        "by commas",
+    )
+    group.add_argument(
+        "--handler",
+        metavar="NAME",
+        action="append",
+        help="trees in which a handler was called whose qualified name contains NAME "
+        "(a plain, case-sensitive substring: 'charge' matches shop.charge_card)",
+    )
+    group.add_argument(
+        "--since",
+        metavar="TIME",
+        type=_moment,
+        help="trees still going at TIME or started after it (a run that never ended is "
+        "still going); TIME is ISO 8601 (2026-03-01T12:00:00Z; local time without an offset) "
+        "or a time ago (30s, 10m, 2h, 1d, 1w, or -10m); compared with the records' timestamps",
+    )
+    group.add_argument(
+        "--until",
+        metavar="TIME",
+        type=_moment,
+        help="trees started at TIME or before it; trees without timestamps pass neither "
+        "--since nor --until",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     from twisted_event_dispatcher import __version__
     from twisted_event_dispatcher.tracing import DEFAULT_VALUE_LENGTH
@@ -216,38 +253,7 @@ def _parser() -> argparse.ArgumentParser:
         "filter given; a filter given several times passes a tree that matches any of its "
         "values.",
     )
-    filters.add_argument(
-        "--status",
-        metavar="STATUS",
-        type=_statuses,
-        action="extend",
-        help="trees whose top run ended with STATUS (a run's: "
-        f"{', '.join(_RUN_STATUSES)}), or in which a handler call, child runs' included, "
-        f"settled with it (a call's: {', '.join(_HANDLER_STATUSES)}); several separated "
-        "by commas",
-    )
-    filters.add_argument(
-        "--handler",
-        metavar="NAME",
-        action="append",
-        help="trees in which a handler was called whose qualified name contains NAME "
-        "(a plain, case-sensitive substring: 'charge' matches shop.charge_card)",
-    )
-    filters.add_argument(
-        "--since",
-        metavar="TIME",
-        type=_moment,
-        help="trees still going at TIME or started after it (a run that never ended is "
-        "still going); TIME is ISO 8601 (2026-03-01T12:00:00Z; local time without an offset) "
-        "or a time ago (30s, 10m, 2h, 1d, 1w, or -10m); compared with the records' timestamps",
-    )
-    filters.add_argument(
-        "--until",
-        metavar="TIME",
-        type=_moment,
-        help="trees started at TIME or before it; trees without timestamps pass neither "
-        "--since nor --until",
-    )
+    _add_tree_filters(filters)
     filters.add_argument(
         "--slowest",
         metavar="N",
@@ -284,6 +290,39 @@ def _parser() -> argparse.ArgumentParser:
         help=f"cut each value in the tree (a detail, a message, a name) to N characters "
         f"(default: {DEFAULT_VALUE_LENGTH}; 0: never)",
     )
+    stats = commands.add_parser(
+        "stats",
+        help="sum up the handler calls of JSON-lines traces: counts and durations",
+        description="Read JSON-lines traces written by configure_tracing(), streaming, and "
+        "print two tables: per handler (by qualified name) and per phase, the calls, how "
+        "many failed and timed out, and the 50th, 95th and 99th percentiles of the calls' "
+        "durations (nearest rank: the smallest duration that at least P% of the settled "
+        "calls took no longer than).",
+    )
+    stats.add_argument(
+        "files",
+        metavar="FILE",
+        nargs="+",
+        help="the JSON-lines trace ('-' for stdin); several (one per process of a cluster) "
+        "are summed up together",
+    )
+    _add_tree_filters(
+        stats.add_argument_group(
+            "filters",
+            "Only the calls of the trees (a top-level run with its child runs, each file's "
+            "read on its own) that pass every filter given are counted, the trees chosen as "
+            "'trace' chooses them.",
+        )
+    )
+    stats.add_argument(
+        "--max-value-length",
+        metavar="N",
+        type=_value_length,
+        default=DEFAULT_VALUE_LENGTH,
+        help=f"cut each handler and phase name to N characters "
+        f"(default: {DEFAULT_VALUE_LENGTH}; 0: never)",
+    )
+    stats.set_defaults(run=None, slowest=None, follow=False, output=None)
     return parser
 
 
@@ -294,9 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(_times_ago_joined(sys.argv[1:] if argv is None else argv))
     try:
-        if args.command == "diagram":
-            return _diagram(args)
-        return _trace(args)
+        command = {"diagram": _diagram, "stats": _stats}.get(args.command, _trace)
+        return command(args)
     except _UsageError as error:
         _error(str(error))
         return _FAILED
@@ -823,3 +861,132 @@ def _draw_run(
         output = args.output or f"run-{_file_name(run.run_id)}.{fmt}"
         return True, _emit(viz.run_trace(run), fmt, output)
     return False, _OK
+
+
+# -- stats ----------------------------------------------------------------------------
+
+_PERCENTILES: Final = (50, 95, 99)
+
+
+def _nearest_rank(ordered: Sequence[float], percent: float) -> float:
+    """Return the *percent* percentile of *ordered* (sorted, not empty) by nearest rank.
+
+    The smallest value that at least *percent* % of the values are no greater
+    than: the value at rank ``ceil(percent / 100 * n)``, counting from 1 (the
+    smallest value for 0).  It is always one of the values, never an interpolation.
+    """
+    rank = math.ceil(percent / 100 * len(ordered))
+    return ordered[max(rank, 1) - 1]
+
+
+class _Tally:
+    """The handler calls of one handler or one phase: counts, and the settled calls' durations."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.failures = 0
+        self.timeouts = 0
+        self.durations = array.array("d")
+
+    def add(self, handler: TracedHandler) -> None:
+        """Count one handler call."""
+        self.calls += 1
+        self.failures += handler.status == "failed"
+        self.timeouts += handler.status == "timed_out"
+        if handler.duration is not None and math.isfinite(handler.duration):
+            self.durations.append(handler.duration)
+
+    def cells(self) -> list[str]:
+        """The row's cells after the name: counts, then the percentiles (``-``: no duration)."""
+        ordered = sorted(self.durations)
+        from twisted_event_dispatcher.tracing import format_duration
+
+        return [
+            str(self.calls),
+            str(self.failures),
+            str(self.timeouts),
+            *(
+                format_duration(_nearest_rank(ordered, p)) if ordered else "-"
+                for p in _PERCENTILES
+            ),
+        ]
+
+
+class _Stats:
+    """Handler calls tallied per handler name and per phase, tree by tree, holding no tree."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.calls = 0
+        self.handlers: dict[str, _Tally] = {}
+        self.phases: dict[str, _Tally] = {}
+
+    def add(self, tree: TracedRun) -> None:
+        """Count the runs and handler calls of *tree*, its child runs' included."""
+        for run in tree.walk():
+            self.runs += 1
+            for phase in run.phases:
+                for handler in phase.handlers:
+                    self.calls += 1
+                    self.handlers.setdefault(handler.handler_name, _Tally()).add(handler)
+                    self.phases.setdefault(handler.phase, _Tally()).add(handler)
+
+    def table(self, limit: int | None) -> list[str]:
+        """The summary line and the two aligned tables, as lines."""
+        from twisted_event_dispatcher.tracing import printable
+
+        lines = [f"{self.runs} runs, {self.calls} handler calls"]
+        for title, tallies in (
+            ("handler", dict(sorted(self.handlers.items()))),
+            ("phase", self.phases),
+        ):
+            header = [title, "calls", "failed", "timed out"] + [f"p{p}" for p in _PERCENTILES]
+            rows = [header] + [
+                [printable(name, limit), *tally.cells()] for name, tally in tallies.items()
+            ]
+            widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+            lines.append("")
+            lines.extend(
+                "  ".join(
+                    [row[0].ljust(widths[0])]
+                    + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+                ).rstrip()
+                for row in rows
+            )
+        return lines
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from twisted_event_dispatcher.tracing import read_runs
+
+    every = {file: _Problems(file) for file in args.files}
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    sources = [_source(file) for file in args.files]
+    stats = _Stats()
+    try:
+        for file, source in zip(args.files, sources, strict=True):
+            reader = read_runs(source, on_error=every[file], progress=progress)
+            try:
+                for tree in _chosen(reader, args):
+                    stats.add(tree)
+            except OSError as error:
+                error.filename = file
+                raise
+            finally:
+                reader.close()
+    except _NotATrace as error:
+        _error(
+            f"{error}: stopped reading: its first {_SHOWN_ERRORS} lines are not trace "
+            "records (is it a JSON-lines trace?)"
+        )
+        return _FAILED
+    except OSError as error:
+        reading = error.filename if isinstance(error.filename, str) else args.files[0]
+        raise _UsageError(f"cannot read {reading}: {error.strerror or error}") from None
+    finally:
+        if progress is not None:
+            progress.clear()
+    if stats.runs:
+        out = _Output(None)
+        out.write_text("\n".join(stats.table(args.max_value_length)) + "\n")
+    return _trace_status(args, every.values(), found=bool(stats.runs), status=_OK)
