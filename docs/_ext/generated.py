@@ -165,7 +165,12 @@ def generate(out: Path) -> None:
         raise RuntimeError(f"the tutorial's run ended {run.status}")
     (out / "trace-schema.md").write_text(_schema_table(), encoding="utf-8")
     (out / "interfaces.rst").write_text(_interfaces_rst(), encoding="utf-8")
-    for name, argv in {"main": (), "diagram": ("diagram",), "trace": ("trace",)}.items():
+    for name, argv in {
+        "main": (),
+        "diagram": ("diagram",),
+        "trace": ("trace",),
+        "stats": ("stats",),
+    }.items():
         (out / f"cli-{name}.txt").write_text(_cli_help(*argv), encoding="utf-8")
 
 

@@ -1,4 +1,4 @@
-"""tedtool trace over generated corrupt traces: never a traceback, a known status, bounded text."""
+"""tedtool trace and stats over generated corrupt traces: no traceback, a known status, bounded."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _stop_following(_seconds: float) -> None:
 )
 @given(data=corrupt_traces())
 def test_trace_never_shows_a_traceback(trace_dir: Path, data: bytes) -> None:
-    """Whatever a trace holds, trace (tree, DOT, filtered, followed) exits 0 or 1, no traceback."""
+    """Whatever a trace holds, trace (tree, DOT, filtered, followed) and stats exit 0 or 1."""
     path = trace_dir / f"trace-{next(_COUNTER)}.jsonl"
     path.write_bytes(data)
     filters = ["--status", "failed,aborted,unfinished", "--handler", "h", "--slowest", "2"]
@@ -54,6 +54,8 @@ def test_trace_never_shows_a_traceback(trace_dir: Path, data: bytes) -> None:
         ["trace", str(path), "--format", "dot", "-o", "-"],
         ["trace", str(path), *filters, *times],
         ["trace", str(path), "--follow", "--status", "completed,succeeded"],
+        ["stats", str(path)],
+        ["stats", str(path), "--status", "failed,aborted,unfinished", "--handler", "h", *times],
     ):
         with mock.patch.object(_cli, "_idle", _stop_following):
             status, out, err = _run(argv)
