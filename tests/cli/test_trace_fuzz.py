@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+import warnings
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -69,3 +71,13 @@ def test_trace_never_shows_a_traceback(trace_dir: Path, data: bytes) -> None:
         out.decode("utf-8")
         for line in err.decode("utf-8").splitlines():
             assert line.startswith("tedtool: error: ")
+
+
+def test_a_run_id_with_backslashes_draws(tmp_path: Path, capsysbinary: Any) -> None:
+    """A run id holding backslashes (one at its end) is drawn as DOT without a syntax warning."""
+    trace = tmp_path / "bs.jsonl"
+    trace.write_text('{"event": "run_created", "run_id": "a\\\\\\\\b\\\\"}\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["trace", str(trace), "--format", "dot", "-o", "-"]) == 0
+    assert b'"run a\\\\\\\\b\\\\"' in capsysbinary.readouterr().out

@@ -56,6 +56,15 @@ def escape(text: object, limit: int = DEFAULT_VALUE_LENGTH) -> str:
     return html.escape(printable(str(text), limit), quote=True)
 
 
+def plain(text: object, limit: int = DEFAULT_VALUE_LENGTH) -> str:
+    """Return *text* for a plain (not HTML-like) attribute: printable, cut, backslashes doubled.
+
+    Graphviz reads a backslash in a quoted string as the start of an escape;
+    a run id ending in one would end the string early.
+    """
+    return printable(str(text), limit).replace("\\", "\\\\")
+
+
 def quote(identifier: str) -> str:
     """Quote *identifier* as a DOT ID, whatever characters (``:``, spaces) it holds."""
     return '"' + identifier.replace("\\", "\\\\").replace('"', '\\"') + '"'

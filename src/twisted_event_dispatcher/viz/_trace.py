@@ -15,6 +15,7 @@ from twisted_event_dispatcher.viz._style import (
     PHASE_FILL,
     RUN_STATUS_COLORS,
     escape,
+    plain,
 )
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def run_trace(
             "newrank": "true",
             "fontname": FONT,
             "nodesep": "0.25",
-            "label": f"run {traced.run_id}",
+            "label": plain(f"run {traced.run_id}"),
             "labelloc": "t",
             "fontsize": "16",
         },
@@ -104,7 +105,7 @@ def _draw(
             shape="box",
             style="rounded,bold",
             color=colour,
-            id=f"run-{run.run_id}",
+            id=plain(f"run-{run.run_id}"),
         )
         end = f"{prefix}_end"
         sub.node(
@@ -148,7 +149,7 @@ def _draw(
                         "<" + "<BR/>".join(lines) + ">",
                         fillcolor=fill,
                         color=border,
-                        id=f"{run.run_id}-{index}-{h_index}-{handler.status}",
+                        id=plain(f"{run.run_id}-{index}-{h_index}-{handler.status}"),
                     )
                     nested.extend((child, node) for child in handler.children)
                 phase_graph.body.append(
