@@ -9,7 +9,7 @@ from twisted.internet import error
 from twisted.internet.task import Clock
 
 from twisted_event_dispatcher.cluster import EventCluster
-from twisted_event_dispatcher.cluster._node import _Link
+from twisted_event_dispatcher.cluster._link import Link
 
 
 class _Transport:
@@ -39,7 +39,7 @@ def test_channels_closed_with_their_connection_are_no_channel_error(reason: Exce
     node = EventCluster("amqp://guest:guest@127.0.0.1/", ("kind",), reactor=Clock())
     protocol = _Protocol()
     with capture_logs() as logs:
-        node._channel_closed(reason, _Link(protocol))
+        node._channel_closed(reason, Link(protocol))
     assert logs == []
     assert protocol.transport.lost == 0
 
@@ -50,7 +50,7 @@ def test_a_channel_the_broker_closes_drops_the_connection() -> None:
     protocol = _Protocol()
     reason = exceptions.ChannelClosedByBroker(406, "PRECONDITION_FAILED - inequivalent arg")
     with capture_logs() as logs:
-        node._channel_closed(reason, _Link(protocol))
+        node._channel_closed(reason, Link(protocol))
     assert [(log["event"], log["log_level"]) for log in logs] == [
         ("cluster_channel_closed", "error")
     ]

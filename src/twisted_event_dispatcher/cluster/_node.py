@@ -19,7 +19,6 @@ after every change.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
 import secrets
@@ -31,17 +30,16 @@ from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.defer import (
     CancelledError,
     Deferred,
-    DeferredLock,
     DeferredSemaphore,
     fail,
     succeed,
 )
-from twisted.internet.protocol import Factory, connectionDone
 from twisted.python.failure import Failure
 
 from twisted_event_dispatcher.cluster._address import BrokerAddress
 from twisted_event_dispatcher.cluster._codec import JsonCodec
 from twisted_event_dispatcher.cluster._errors import BrokerUnavailable, PublishError
+from twisted_event_dispatcher.cluster._link import Link, PikaFactory
 from twisted_event_dispatcher.cluster._records import Publication, RemoteOrigin, WorkQueue
 from twisted_event_dispatcher.cluster._routing import Binding, RoutingMode, make_routing
 from twisted_event_dispatcher.cluster._wire import (
@@ -113,79 +111,6 @@ def _positive(parameter: str, value: object, kind: type) -> Any:
     if not value > 0:
         raise ValueError(f"{parameter} must be > 0; got {value!r}")
     return value
-
-
-@functools.cache
-def _protocol_class() -> type:
-    """Return pika's Twisted protocol class, remembering why its connection was lost.
-
-    pika reports a connection lost during its handshake as
-    ``AMQPConnectionError(1)``; the reason (a TLS error, a refused login) is
-    only in ``connectionLost``.
-    """
-    from pika.adapters.twisted_connection import TwistedProtocolConnection
-
-    class _Protocol(TwistedProtocolConnection):  # type: ignore[misc]
-        lost_reason: Failure | None = None
-
-        def connectionLost(self, reason: Failure = connectionDone) -> None:
-            self.lost_reason = reason
-            super().connectionLost(reason)
-
-    return _Protocol
-
-
-class _PikaFactory(Factory):
-    """Builds pika's Twisted protocol for each connection, and hands it to the node."""
-
-    noisy = False  # the node logs its connections itself
-
-    def __init__(self, parameters: Any, reactor: Any, attach: Callable[[Any], object]) -> None:
-        self._parameters = parameters
-        self._reactor = reactor
-        self._attach = attach
-
-    def buildProtocol(self, addr: object) -> Any:  # noqa: ARG002 -- Factory's signature
-        protocol = _protocol_class()(self._parameters, custom_reactor=self._reactor)
-        protocol.factory = self
-        self._attach(protocol)
-        return protocol
-
-
-@final
-class _Link:
-    """One connection to the broker, and what it has declared and consumes."""
-
-    def __init__(self, protocol: Any) -> None:
-        self.protocol: Final = protocol
-        self.publisher: Any = None
-        self.consumer: Any = None
-        self.lock: Final = DeferredLock()
-        self.bound: set[tuple[str, Binding]] = set()
-        self.consuming: dict[str, str] = {}
-        """Queue name -> consumer tag."""
-        self.declared_pools: set[str] = set()
-        self.returned: set[str] = set()
-        """Ids of the messages the broker returned as unroutable (until their ack)."""
-        self.lost = False
-        self._unblocked: list[Deferred[None]] | None = None
-
-    def on_blocked(self, *_: object) -> None:
-        if self._unblocked is None:
-            self._unblocked = []
-
-    def on_unblocked(self, *_: object) -> None:
-        waiters, self._unblocked = self._unblocked, None
-        for waiter in waiters or ():
-            waiter.callback(None)
-
-    def unblocked(self) -> Deferred[None]:
-        """Fire once the broker lets this connection publish (``connection.blocked``)."""
-        if self._unblocked is None:
-            return succeed(None)
-        waiter: Deferred[None] = Deferred()
-        self._unblocked.append(waiter)
-        return waiter
 
 
 @final
@@ -337,8 +262,8 @@ class EventCluster:
         self._local: set[HandlerId] = set()
         """The node's ``"local"`` handlers: without them, firing runs nothing here."""
         self._service: ClientService | None = None
-        self._link: _Link | None = None
-        self._link_waiters: list[Deferred[_Link]] = []
+        self._link: Link | None = None
+        self._link_waiters: list[Deferred[Link]] = []
         self._publishing: set[Deferred[Any]] = set()
         self._stopping = False
         self._failed_set_ups = 0
@@ -690,7 +615,7 @@ class EventCluster:
         # (a TLS or login failure) meets no transition in ClientService's machine.
         self._service = ClientService(
             self._address.endpoint(reactor),
-            _PikaFactory(self._address.parameters, reactor, self._attach),
+            PikaFactory(self._address.parameters, reactor, self._attach),
             retryPolicy=self._retry_after,
             clock=reactor,
         )
@@ -740,7 +665,7 @@ class EventCluster:
         self._link_waiters.clear()
         get_logger().info("cluster_stopped", node=self.node_name)
 
-    async def _stop_consuming(self, link: _Link) -> None:
+    async def _stop_consuming(self, link: Link) -> None:
         for queue, tag in list(link.consuming.items()):
             del link.consuming[queue]
             if not link.lost:
@@ -748,10 +673,10 @@ class EventCluster:
 
     # -- the connection ---------------------------------------------------------------
 
-    def _when_linked(self) -> Deferred[_Link]:
+    def _when_linked(self) -> Deferred[Link]:
         if self._link is not None:
             return succeed(self._link)
-        waiter: Deferred[_Link] = Deferred(self._link_waiters.remove)
+        waiter: Deferred[Link] = Deferred(self._link_waiters.remove)
         self._link_waiters.append(waiter)
         return waiter
 
@@ -791,7 +716,7 @@ class EventCluster:
         await ready
         if self._stopping:
             raise ConnectionError("the node is stopping")
-        link = _Link(protocol)
+        link = Link(protocol)
         impl = protocol._impl
         impl.add_on_connection_blocked_callback(link.on_blocked)
         impl.add_on_connection_unblocked_callback(link.on_unblocked)
@@ -835,7 +760,7 @@ class EventCluster:
         for waiter in waiters:
             waiter.callback(link)
 
-    def _channel_closed(self, reason: object, link: _Link) -> None:
+    def _channel_closed(self, reason: object, link: Link) -> None:
         from pika.exceptions import ChannelClosedByBroker
 
         # pika closes the channels of a lost connection too, before the
@@ -846,7 +771,7 @@ class EventCluster:
         get_logger().error("cluster_channel_closed", node=self.node_name, reason=str(reason)[:500])
         link.protocol.transport.loseConnection()
 
-    def _lost(self, reason: object, link: _Link) -> None:
+    def _lost(self, reason: object, link: Link) -> None:
         link.lost = True
         if self._link is link:
             self._link = None
@@ -871,7 +796,7 @@ class EventCluster:
         reconciled: Deferred[None] = link.lock.run(self._reconcile, link)
         return reconciled.addErrback(lost)
 
-    async def _reconcile(self, link: _Link) -> None:
+    async def _reconcile(self, link: Link) -> None:
         """Bring *link*'s bindings and consumers in line with what the handlers need."""
         channel = link.consumer
         for pool in list(self._pools):
@@ -921,7 +846,7 @@ class EventCluster:
 
     # -- receiving --------------------------------------------------------------------
 
-    async def _consume(self, link: _Link, queue: str, delivery: str) -> None:
+    async def _consume(self, link: Link, queue: str, delivery: str) -> None:
         messages, tag = await link.consumer.basic_consume(queue=queue)
         link.consuming[queue] = tag
 
