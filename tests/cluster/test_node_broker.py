@@ -151,7 +151,8 @@ def test_broadcast_pool_and_local(broker: Broker) -> None:
 
 def test_child_run_names_its_remote_parent(broker: Broker) -> None:
     """An event fired from inside a handler carries that run and handler to the next node."""
-    runs: list[Any] = []
+    calls: list[Any] = []
+    publications: list[Any] = []
 
     async def scenario() -> None:
         a, b = make(broker, "a"), make(broker, "b")
@@ -162,20 +163,21 @@ def test_child_run_names_its_remote_parent(broker: Broker) -> None:
             return a.fire_event({"for": event}, kind="receipt")
 
         def receipt(event: Any) -> None:
-            runs.append(current_call())
+            calls.append(current_call())
 
         await a.add_event_handler(place, "during", delivery="local", kind="order")
         await b.add_event_handler(receipt, "during", kind="receipt")
         await a.when_connected()
         await b.when_connected()
-        publication = await a.fire_event("o-1", kind="order")
-        runs.append(publication)
-        await until(lambda: len(runs) == 2)
+        # b's receipt may run before a's publication settles: each is awaited on its own.
+        publications.append(await a.fire_event("o-1", kind="order"))
+        await until(lambda: len(calls) == 1)
         await a.stop()
         await b.stop()
 
     in_reactor(scenario)
-    publication, call = runs
+    [publication] = publications
+    [call] = calls
     local_run = publication.local_run
     assert call.origin.node == "a"
     assert call.origin.run_id == local_run.run_id
