@@ -16,7 +16,6 @@ status, never as a traceback.  The exit statuses:
 from __future__ import annotations
 
 import argparse
-import array
 import ast
 import contextlib
 import errno
@@ -34,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from twisted_event_dispatcher.runtime import EventDispatcher
-    from twisted_event_dispatcher.tracing import MalformedLine, TracedHandler, TracedRun
+    from twisted_event_dispatcher.tracing import MalformedLine, TracedRun, TraceStats
 
 __all__ = ["main"]
 
@@ -322,7 +321,22 @@ def _parser() -> argparse.ArgumentParser:
         help=f"cut each handler and phase name to N characters "
         f"(default: {DEFAULT_VALUE_LENGTH}; 0: never)",
     )
-    stats.set_defaults(run=None, slowest=None, follow=False, output=None)
+    stats.add_argument(
+        "--format",
+        choices=("table", "svg", "png", "pdf", "dot"),
+        help="the text tables, or a chart of the same (bars of p50, p95 and p99 per handler "
+        "and per phase, drawn by Graphviz); default: the output file's suffix (.txt for the "
+        "tables, .svg, .png, .pdf, .dot or .gv for a chart; another suffix is refused), "
+        "else table",
+    )
+    stats.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write ('-': standard output); default: standard output for the "
+        "tables, stats.FORMAT for a chart",
+    )
+    stats.set_defaults(run=None, slowest=None, follow=False)
     return parser
 
 
@@ -368,8 +382,11 @@ def _silence_stdout() -> None:
         pass  # not a real file descriptor (a test's capture): nothing to flush at exit
 
 
-def _format_from_suffix(output: str, *, tree: bool) -> str | None:
-    """The format *output*'s suffix names; None when it has none; refuse any other."""
+def _format_from_suffix(output: str, *, text: str | None) -> str | None:
+    """The format *output*'s suffix names; None when it has none; refuse any other.
+
+    *text* names the command's text format (``.txt`` names it), None when it has none.
+    """
     if output == _STDOUT:
         return None
     suffix = Path(output).suffix.lower()
@@ -377,9 +394,9 @@ def _format_from_suffix(output: str, *, tree: bool) -> str | None:
         return None
     if suffix in _DRAWINGS:
         return _DRAWINGS[suffix]
-    if tree and suffix == ".txt":
-        return "tree"
-    known = ", ".join([*(["txt"] if tree else []), *(s.lstrip(".") for s in _DRAWINGS)])
+    if text is not None and suffix == ".txt":
+        return text
+    known = ", ".join([*(["txt"] if text else []), *(s.lstrip(".") for s in _DRAWINGS)])
     raise _UsageError(
         f"cannot tell the format from the suffix of {output!r}: use a file ending in one of "
         f"{known}, or --format"
@@ -511,7 +528,7 @@ def _diagram(args: argparse.Namespace) -> int:
             graph = viz.topology(dispatcher, details=details)
         except (ValueError, TypeError) as error:
             raise _UsageError(f"bad --details: {error}") from None
-    fmt = args.format or _format_from_suffix(args.output or _STDOUT, tree=False) or "svg"
+    fmt = args.format or _format_from_suffix(args.output or _STDOUT, text=None) or "svg"
     return _emit(graph, fmt, args.output)
 
 
@@ -594,7 +611,7 @@ def _check_follow(args: argparse.Namespace) -> None:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    fmt = args.format or _format_from_suffix(args.output or _STDOUT, tree=True) or "tree"
+    fmt = args.format or _format_from_suffix(args.output or _STDOUT, text="tree") or "tree"
     _check_follow(args)
     every = {file: _Problems(file) for file in args.files}
     following = args.follow and args.files != [_STDIN]
@@ -865,104 +882,47 @@ def _draw_run(
 
 # -- stats ----------------------------------------------------------------------------
 
-_PERCENTILES: Final = (50, 95, 99)
 
+def _stats_table(stats: TraceStats, limit: int | None) -> list[str]:
+    """The summary line and the two aligned tables (per handler, per phase), as lines."""
+    from twisted_event_dispatcher.tracing import PERCENTILES, format_duration, printable
 
-def _nearest_rank(ordered: Sequence[float], percent: float) -> float:
-    """Return the *percent* percentile of *ordered* (sorted, not empty) by nearest rank.
-
-    The smallest value that at least *percent* % of the values are no greater
-    than: the value at rank ``ceil(percent / 100 * n)``, counting from 1 (the
-    smallest value for 0).  It is always one of the values, never an interpolation.
-    """
-    rank = math.ceil(percent / 100 * len(ordered))
-    return ordered[max(rank, 1) - 1]
-
-
-class _Tally:
-    """The handler calls of one handler or one phase: counts, and the settled calls' durations."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.failures = 0
-        self.timeouts = 0
-        self.durations = array.array("d")
-
-    def add(self, handler: TracedHandler) -> None:
-        """Count one handler call."""
-        self.calls += 1
-        self.failures += handler.status == "failed"
-        self.timeouts += handler.status == "timed_out"
-        if handler.duration is not None and math.isfinite(handler.duration):
-            self.durations.append(handler.duration)
-
-    def cells(self) -> list[str]:
-        """The row's cells after the name: counts, then the percentiles (``-``: no duration)."""
-        ordered = sorted(self.durations)
-        from twisted_event_dispatcher.tracing import format_duration
-
-        return [
-            str(self.calls),
-            str(self.failures),
-            str(self.timeouts),
-            *(
-                format_duration(_nearest_rank(ordered, p)) if ordered else "-"
-                for p in _PERCENTILES
-            ),
-        ]
-
-
-class _Stats:
-    """Handler calls tallied per handler name and per phase, tree by tree, holding no tree."""
-
-    def __init__(self) -> None:
-        self.runs = 0
-        self.calls = 0
-        self.handlers: dict[str, _Tally] = {}
-        self.phases: dict[str, _Tally] = {}
-
-    def add(self, tree: TracedRun) -> None:
-        """Count the runs and handler calls of *tree*, its child runs' included."""
-        for run in tree.walk():
-            self.runs += 1
-            for phase in run.phases:
-                for handler in phase.handlers:
-                    self.calls += 1
-                    self.handlers.setdefault(handler.handler_name, _Tally()).add(handler)
-                    self.phases.setdefault(handler.phase, _Tally()).add(handler)
-
-    def table(self, limit: int | None) -> list[str]:
-        """The summary line and the two aligned tables, as lines."""
-        from twisted_event_dispatcher.tracing import printable
-
-        lines = [f"{self.runs} runs, {self.calls} handler calls"]
-        for title, tallies in (
-            ("handler", dict(sorted(self.handlers.items()))),
-            ("phase", self.phases),
-        ):
-            header = [title, "calls", "failed", "timed out"] + [f"p{p}" for p in _PERCENTILES]
-            rows = [header] + [
-                [printable(name, limit), *tally.cells()] for name, tally in tallies.items()
+    lines = [f"{stats.runs} runs, {stats.calls} handler calls"]
+    for title, tallies in (("handler", stats.handlers), ("phase", stats.phases)):
+        header = [title, "calls", "failed", "timed out"] + [f"p{p}" for p in PERCENTILES]
+        rows = [header] + [
+            [
+                printable(name, limit),
+                str(tally.calls),
+                str(tally.failures),
+                str(tally.timeouts),
+                *(
+                    "-" if value is None else format_duration(value)
+                    for value in tally.percentiles().values()
+                ),
             ]
-            widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-            lines.append("")
-            lines.extend(
-                "  ".join(
-                    [row[0].ljust(widths[0])]
-                    + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
-                ).rstrip()
-                for row in rows
-            )
-        return lines
+            for name, tally in tallies.items()
+        ]
+        widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+        lines.append("")
+        lines.extend(
+            "  ".join(
+                [row[0].ljust(widths[0])]
+                + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+            ).rstrip()
+            for row in rows
+        )
+    return lines
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from twisted_event_dispatcher.tracing import read_runs
+    from twisted_event_dispatcher.tracing import TraceStats, read_runs
 
+    fmt = args.format or _format_from_suffix(args.output or _STDOUT, text="table") or "table"
     every = {file: _Problems(file) for file in args.files}
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     sources = [_source(file) for file in args.files]
-    stats = _Stats()
+    stats = TraceStats()
     try:
         for file, source in zip(args.files, sources, strict=True):
             reader = read_runs(source, on_error=every[file], progress=progress)
@@ -986,7 +946,14 @@ def _stats(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.clear()
-    if stats.runs:
-        out = _Output(None)
-        out.write_text("\n".join(stats.table(args.max_value_length)) + "\n")
-    return _trace_status(args, every.values(), found=bool(stats.runs), status=_OK)
+    status = _OK
+    if stats.runs and fmt == "table":
+        out = _Output(args.output)
+        out.write_text("\n".join(_stats_table(stats, args.max_value_length)) + "\n")
+        out.close()
+    elif stats.runs:
+        from twisted_event_dispatcher import viz
+
+        chart = viz.stats_chart(stats, limit=args.max_value_length)
+        status = _emit(chart, fmt, args.output or f"stats.{fmt}")
+    return _trace_status(args, every.values(), found=bool(stats.runs), status=status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from pathlib import Path
@@ -12,8 +13,14 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from twisted_event_dispatcher import EventDispatcher, EventRun
-from twisted_event_dispatcher._cli import _nearest_rank, main
-from twisted_event_dispatcher.tracing import configure_tracing, format_duration
+from twisted_event_dispatcher._cli import main
+from twisted_event_dispatcher.tracing import (
+    CallStats,
+    TracedHandler,
+    configure_tracing,
+    format_duration,
+    nearest_rank,
+)
 
 _HEADER = ["calls", "failed", "timed out", "p50", "p95", "p99"]
 
@@ -130,10 +137,10 @@ def test_stats_filters_trees(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         ([float(n) for n in range(1, 201)], (100.0, 190.0, 198.0)),
     ],
 )
-def test_nearest_rank(values: list[float], expected: tuple[float, float, float]) -> None:
+def testnearest_rank(values: list[float], expected: tuple[float, float, float]) -> None:
     """The percentile is the value at rank ceil(P/100 * n), never an interpolation."""
-    assert tuple(_nearest_rank(values, p) for p in (50, 95, 99)) == expected
-    assert _nearest_rank(values, 0) == values[0]
+    assert tuple(nearest_rank(values, p) for p in (50, 95, 99)) == expected
+    assert nearest_rank(values, 0) == values[0]
 
 
 def test_stats_reports_malformed_lines_and_reads_on(
@@ -218,3 +225,87 @@ def test_stats_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert out.startswith("usage: tedtool stats")
     assert "nearest rank" in out
+
+
+@pytest.mark.parametrize(("values", "percent"), [([], 50), ([1.0], -1), ([1.0], 100.5)])
+def test_nearest_rank_refuses(values: list[float], percent: float) -> None:
+    """No values, or a percent outside 0 to 100, is a ValueError naming what is wrong."""
+    with pytest.raises(ValueError, match="empty sequence" if not values else repr(percent)):
+        nearest_rank(values, percent)
+
+
+def test_call_stats_counts_durations_of_settled_calls_only() -> None:
+    """Pending calls and infinite durations count as calls, never as durations."""
+    tally = CallStats()
+    assert tally.percentiles() == {50: None, 95: None, 99: None}
+    for status, duration in [("pending", None), ("failed", 0.2), ("timed_out", math.inf)]:
+        tally.add(TracedHandler(1, "h", "during", status=status, duration=duration))
+    assert (tally.calls, tally.failures, tally.timeouts, tally.settled) == (3, 1, 1, 1)
+    assert tally.percentiles() == {50: 0.2, 95: 0.2, 99: 0.2}
+    tally.add(TracedHandler(1, "h", "during", status="succeeded", duration=0.1))
+    assert tally.percentile(50) == 0.1  # added after a percentile was read: sorted anew
+
+
+def _bar_widths(dot: str) -> list[int]:
+    """The widths of the chart's bars (the coloured fixed-size cells), in drawing order."""
+    return [int(width) for width in re.findall(r'BGCOLOR="#[0-9a-f]+" WIDTH="(\d+)"', dot)]
+
+
+def test_stats_draws_a_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--format dot draws each handler's and phase's p50/p95/p99 on one scale per table."""
+    runs = _write_trace(tmp_path / "trace.jsonl")
+    out = tmp_path / "chart.dot"
+    assert main(["stats", str(tmp_path / "trace.jsonl"), "-o", str(out)]) == 0
+    assert capsys.readouterr().err == f"wrote {out}\n"
+    dot = out.read_text(encoding="utf-8")
+    outcomes = [outcome for run in runs for outcome in run.outcomes]
+    assert f"{len(runs)} runs, {len(outcomes)} handler calls" in dot
+    handlers, phases = dot.split("\n\tphases [")
+    for name in {o.handler_name for o in outcomes}:
+        assert html.escape(name) in handlers
+    widths = _bar_widths(handlers)
+    assert len(widths) == 4 * 3  # four handlers, three bars each
+    assert max(widths) == 240  # the largest p99 spans the scale
+    for p50, p95, p99 in zip(widths[::3], widths[1::3], widths[2::3], strict=True):
+        assert p50 <= p95 <= p99
+    store = sorted({o.duration for o in outcomes if o.handler_name.endswith("store")})
+    row = handlers[handlers.index("store") :]
+    assert _bar_widths(row)[2] == round(240 * store[math.ceil(0.99 * len(store)) - 1] / store[-1])
+    assert len(_bar_widths(phases)) == 3 * 3
+
+
+@pytest.mark.parametrize("suffix", ["svg", "png"])
+def test_stats_renders_a_chart(tmp_path: Path, suffix: str) -> None:
+    """Graphviz renders the chart; the format comes from the output's suffix."""
+    _write_trace(tmp_path / "trace.jsonl", rounds=3)
+    out = tmp_path / f"chart.{suffix}"
+    assert main(["stats", str(tmp_path / "trace.jsonl"), "-o", str(out)]) == 0
+    data = out.read_bytes()
+    if suffix == "svg":
+        assert data.startswith(b"<?xml")
+        assert b"<svg" in data
+        assert b"store" in data
+    else:
+        assert data.startswith(b"\x89PNG\r\n")
+
+
+def test_stats_refuses_an_unknown_suffix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An output suffix naming no format is refused before reading, naming the ones known."""
+    _write_trace(tmp_path / "trace.jsonl", rounds=1)
+    assert main(["stats", str(tmp_path / "trace.jsonl"), "-o", str(tmp_path / "s.jpg")]) == 1
+    err = capsys.readouterr().err
+    assert "s.jpg" in err
+    assert "txt, svg, png, pdf, dot, gv" in err
+    assert not (tmp_path / "s.jpg").exists()
+
+
+def test_stats_writes_the_table_to_a_file(tmp_path: Path) -> None:
+    """-o FILE.txt writes the tables there."""
+    _write_trace(tmp_path / "trace.jsonl", rounds=2)
+    out = tmp_path / "stats.txt"
+    assert main(["stats", str(tmp_path / "trace.jsonl"), "-o", str(out)]) == 0
+    summary, handlers, _ = _tables(out.read_text(encoding="utf-8"))
+    assert summary.startswith("4 runs, ")
+    assert len(handlers) == 4

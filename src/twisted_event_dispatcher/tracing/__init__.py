@@ -66,6 +66,12 @@ from twisted_event_dispatcher.tracing._reader import (
     timestamp_seconds,
 )
 from twisted_event_dispatcher.tracing._schema import COMMON_KEYS, EVENTS, Level, RecordSpec
+from twisted_event_dispatcher.tracing._stats import (
+    PERCENTILES,
+    CallStats,
+    TraceStats,
+    nearest_rank,
+)
 from twisted_event_dispatcher.tracing._tree import (
     DEFAULT_VALUE_LENGTH,
     format_duration,
@@ -80,10 +86,13 @@ __all__ = [
     "DEFAULT_VALUE_LENGTH",
     "EVENTS",
     "LOGGER_NAME",
+    "PERCENTILES",
+    "CallStats",
     "Level",
     "MalformedLine",
     "RecordSpec",
     "TraceReader",
+    "TraceStats",
     "Tracebacks",
     "TracedHandler",
     "TracedPhase",
@@ -96,6 +105,7 @@ __all__ = [
     "format_time",
     "format_tree",
     "join_runs",
+    "nearest_rank",
     "printable",
     "read_runs",
     "timestamp_seconds",

@@ -13,6 +13,7 @@ into DOT source, or, with Graphviz's ``dot`` binary, SVG, PNG or PDF::
     viz.write(viz.topology(dispatcher, details={"kind": "order"}), "why.svg")
     viz.write(viz.run_machine(dispatcher), "machine.dot")
     viz.write(viz.run_trace(run), "run.png")
+    viz.write(viz.stats_chart(stats), "stats.svg")
 
 Every diagram's DOT source is the same from one process to the next, so it
 diffs cleanly in version control.
@@ -30,6 +31,7 @@ from twisted_event_dispatcher.viz._export import (
     write,
 )
 from twisted_event_dispatcher.viz._machine import canonical_digraph, run_machine
+from twisted_event_dispatcher.viz._stats import stats_chart
 from twisted_event_dispatcher.viz._style import OUTCOME_COLORS, RUN_STATUS_COLORS
 from twisted_event_dispatcher.viz._topology import topology
 from twisted_event_dispatcher.viz._trace import run_trace
@@ -46,6 +48,7 @@ __all__ = [
     "render",
     "run_machine",
     "run_trace",
+    "stats_chart",
     "topology",
     "write",
 ]
