@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo demo-cluster test lint typecheck pytest soak bench docs graphviz rabbitmq clean
+.PHONY: demo demo-cluster test lint typecheck pytest soak bench bench-count docs graphviz valgrind rabbitmq clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ graphviz:
 	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq graphviz >/dev/null; \
 	  else \
 	    echo "Graphviz's dot is missing and apt-get is not available: install Graphviz (https://graphviz.org/download/)"; exit 1; \
+	  fi; }
+
+# The benchmark's instruction counts (and their test) run the workloads under callgrind.
+valgrind:
+	@command -v valgrind >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Valgrind (Debian package 'valgrind') for the benchmark's instruction counts"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq valgrind >/dev/null; \
+	  else \
+	    echo "valgrind is missing and apt-get is not available: install Valgrind (https://valgrind.org/)"; exit 1; \
 	  fi; }
 
 # The broker tests need RabbitMQ on 127.0.0.1:5672 (guest/guest): start it if it is
@@ -62,7 +72,7 @@ typecheck: $(STAMP)
 # Everything but the soak tests runs under branch coverage; the soak tests (a million
 # events) run after, without the tracer's overhead.
 # The last line make test prints is pytest's own summary of the main run.
-pytest: $(STAMP) graphviz rabbitmq
+pytest: $(STAMP) graphviz valgrind rabbitmq
 	rm -f .coverage .coverage.*
 	set -o pipefail; $(VENV)/bin/coverage run -m pytest -q -p no:cacheprovider -m "not soak" \
 	  tests README.md docs | tee .pytest-summary.txt
@@ -75,10 +85,17 @@ soak: $(STAMP)
 
 test: lint typecheck docs soak pytest
 
-# The cluster rows (W8, W9) measure through the RabbitMQ that `rabbitmq` makes answer.
-bench: $(STAMP) graphviz rabbitmq
+# Timings (W1-W7), instruction counts under callgrind, and the cluster rows (W8, W9),
+# which measure through the RabbitMQ that `rabbitmq` makes answer.
+bench: $(STAMP) graphviz valgrind rabbitmq
 	$(PY) -m pip install --quiet -e '.[dev,bench,cluster]'
 	$(PY) benchmarks/run.py
+
+# Only the instruction counts (a few minutes; the figures do not move with the load):
+# rewrites their part of benchmarks/results.md and keeps the rest.
+bench-count: $(STAMP) valgrind
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) benchmarks/run.py --count
 
 docs: $(STAMP) graphviz
 	$(VENV)/bin/sphinx-build -E -n -W --keep-going -b html docs docs/_build/html

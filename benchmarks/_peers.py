@@ -85,6 +85,51 @@ def dispatcher_fire(per_phase: Sequence[Sequence[Handler]]) -> Fire:
     return run
 
 
+def dispatcher_variant_fire(
+    per_phase: Sequence[Sequence[Handler]], *, decorator: bool = False, cleanup: bool = False
+) -> Fire:
+    """The dispatcher with features of issue 11 present but unused in effect.
+
+    *decorator*: every handler registered with ``@dispatcher.handler(phase,
+    priority=0, before=None, after=None, pass_details=False)`` (the defaults,
+    passed explicitly).  *cleanup*: the last phase is a cleanup phase
+    (``always``), idle because no run aborts.
+    """
+    dispatcher = EventDispatcher(
+        KEYWORDS, reactor=Clock(), always=(PHASES[-1],) if cleanup else ()
+    )
+    dispatcher.start()
+    for phase, handlers in zip(PHASES, per_phase, strict=True):
+        for handler in handlers:
+            if decorator:
+                dispatcher.handler(phase, priority=0, before=None, after=None, pass_details=False)(
+                    handler
+                )
+            else:
+                dispatcher.add_event_handler(handler, phase)
+    fire = dispatcher.fire_event
+
+    def run(event: Any) -> object:
+        return fire(event)
+
+    run.dispatcher = dispatcher  # type: ignore[attr-defined]
+    return run
+
+
+VARIANTS: dict[str, str] = {
+    "plain": "plain registrations",
+    "features": "decorator, priority=0 and before/after=None passed explicitly",
+    "cleanup": "the last phase a cleanup phase (always=), idle",
+}
+"""The dispatcher with and without issue 11's features (unused in effect), for W1f and W5f."""
+
+VARIANT_BUILDERS: dict[str, Callable[[Sequence[Sequence[Handler]]], Fire]] = {
+    "plain": dispatcher_fire,
+    "features": lambda per_phase: dispatcher_variant_fire(per_phase, decorator=True),
+    "cleanup": lambda per_phase: dispatcher_variant_fire(per_phase, cleanup=True),
+}
+
+
 # -- the floor -----------------------------------------------------------------------------
 
 

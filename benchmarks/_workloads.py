@@ -16,7 +16,15 @@ from typing import Any
 
 import structlog
 from _harness import Case, Settings, measure, measure_batches
-from _peers import BUILDERS, PHASES, OriginalDesign, available, new_dispatcher
+from _peers import (
+    BUILDERS,
+    PHASES,
+    VARIANT_BUILDERS,
+    VARIANTS,
+    OriginalDesign,
+    available,
+    new_dispatcher,
+)
 from twisted.internet.base import _ThreePhaseEvent
 from twisted.internet.defer import Deferred, succeed
 
@@ -152,6 +160,55 @@ def _fire_then_settle(
 def w5(settings: Settings) -> Row:
     times = measure(dispatch_cases(lambda: [[], [sync_handler()], []]), settings)
     return Row("W5", "1 catch-all handler, no details", times)
+
+
+# -- W1f, W5f: issue 11's features present but unused --------------------------------------
+
+HANDLERS_OF: dict[str, Callable[[], list[list[Callable[..., Any]]]]] = {
+    "W1": lambda: spread([sync_handler() for _ in range(30)]),
+    "W5": lambda: [[], [sync_handler()], []],
+}
+"""The handlers per phase of the workloads that W1f and W5f repeat."""
+
+LABELS = {"W1": "30 sync handlers, 3 phases", "W5": "1 catch-all handler, no details"}
+
+
+def variants(settings: Settings, workload: str) -> Row:
+    """*workload* (W1 or W5) on the dispatcher with and without the features, side by side."""
+    cases = []
+    for name, build in VARIANT_BUILDERS.items():
+        per_phase = HANDLERS_OF[workload]()
+        cases.append(Case(name, _bind(build(per_phase), per_phase)))
+    times = measure(cases, settings)
+    return Row(
+        f"{workload}f",
+        f"{LABELS[workload]}",
+        times,
+        unit="variants",
+        notes=[f"{workload}f {name}: {what}" for name, what in VARIANTS.items()],
+    )
+
+
+def count_op(workload: str, case: str) -> Callable[[], object]:
+    """The operation the callgrind child fires: *workload* for *case* (a peer, a variant, json).
+
+    Whatever the case needs set up globally (JSON tracing) is set up here and
+    left on: the child process does nothing else.
+    """
+    if workload == "W3":
+        pending: deque[Deferred[None]] = deque()
+        per_phase = spread([later_handler(pending) for _ in range(30)])
+        return _fire_then_settle(BUILDERS[case](per_phase), pending, per_phase)
+    if workload == "W7":
+        if case != "json":
+            raise ValueError(f"W7 is counted with JSON tracing on only; got {case!r}")
+        per_phase = HANDLERS_OF["W1"]()
+        op = _bind(BUILDERS["dispatcher"](per_phase), per_phase)
+        JsonTracing().enter()
+        return op
+    per_phase = HANDLERS_OF[workload]()
+    build = VARIANT_BUILDERS.get(case) or BUILDERS[case]
+    return _bind(build(per_phase), per_phase)
 
 
 # -- W4: selective dispatch ----------------------------------------------------------------

@@ -6,7 +6,10 @@ small sizes, to prove the benchmark still works (CI runs it); its figures
 mean nothing.  The cluster rows (W8, W9) need RabbitMQ on 127.0.0.1:5672
 (``make rabbitmq``); ``--only cluster`` (or ``--only local``) measures one
 part and keeps the other part of the existing report; ``--only notes``
-measures nothing and copies ``NOTES.md`` into it again.
+measures nothing and copies ``NOTES.md`` into it again.  ``--count`` (the
+same as ``--only count``, ``make bench-count``) counts instructions per event
+under valgrind's callgrind and keeps the rest of the report: figures that do
+not move with the machine's load (see ``_callgrind.py``).
 """
 
 from __future__ import annotations
@@ -34,9 +37,30 @@ from _cluster import (  # noqa: E402
     render_flows,
     render_routing,
 )
+from _counts import measure_counts  # noqa: E402
 from _harness import Settings, format_ns, format_ratio, markdown_table  # noqa: E402
-from _peers import PEERS, available  # noqa: E402
-from _workloads import W7_CASES, Row, w1, w2, w3, w4, w4_uncached, w5, w6, w6_memory, w7  # noqa: E402
+from _peers import PEERS, VARIANTS, available  # noqa: E402
+from _targets import (  # noqa: E402
+    Target,
+    issue10_targets,
+    target_lines,
+    tracing_target,
+    variant_targets,
+)
+from _workloads import (  # noqa: E402
+    W7_CASES,
+    Row,
+    variants,
+    w1,
+    w2,
+    w3,
+    w4,
+    w4_uncached,
+    w5,
+    w6,
+    w6_memory,
+    w7,
+)
 
 PACKAGES = (
     "twisted_event_dispatcher",
@@ -51,6 +75,7 @@ PACKAGES = (
     "pika",
 )
 
+COUNT_MARK = "<!-- counts: `run.py --count` rewrites from here to the cluster -->"
 CLUSTER_MARK = "<!-- cluster: `run.py --only cluster` rewrites from here to the notes -->"
 NOTES_MARK = "<!-- notes: from benchmarks/NOTES.md -->"
 
@@ -66,19 +91,6 @@ FULL = Sizes(selective=(10, 1_000, 100_000), registrations=100_000, batch_rounds
 SMOKE = Sizes(selective=(10, 100, 1_000), registrations=1_000, batch_rounds=1)
 
 
-@dataclass(frozen=True)
-class Target:
-    workload: str
-    claim: str
-    ratio: float
-    limit: float
-    measured: str
-
-    @property
-    def met(self) -> bool:
-        return self.ratio <= self.limit
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="one iteration per row, small N")
@@ -86,8 +98,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sample-ms", type=float, default=8.0, help="time per sample")
     parser.add_argument(
         "--only",
-        choices=("local", "cluster", "notes"),
+        choices=("local", "count", "cluster", "notes"),
         help="measure one part (or none); keep the rest of the existing report",
+    )
+    parser.add_argument(
+        "--count",
+        action="store_const",
+        const="count",
+        dest="only",
+        help="count instructions per event under callgrind only (as --only count)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="callgrind children run at once (default: CPUs)"
     )
     parser.add_argument(
         "--output", type=Path, default=HERE / "results.md", help="where to write the report"
@@ -95,43 +117,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings(rounds=args.rounds, sample_ns=int(args.sample_ms * 1e6), smoke=args.smoke)
     started = time.perf_counter()
-    kept_local = kept_cluster = None
+    kept = {"local": "", "count": "", "cluster": ""}
     if args.only is not None:
         try:
-            kept_local, kept_cluster = split_report(args.output.read_text(encoding="utf-8"))
+            kept = split_report(args.output.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             parser.error(f"--only {args.only} keeps the rest of {args.output}: {error}")
 
-    target_lines: list[str] = []
-    if args.only is None or args.only == "local":
-        local, local_targets = measure_local(settings, args, started)
-        target_lines += local_targets
-    else:
-        local = kept_local or ""
-    if args.only is None or args.only == "cluster":
-        cluster, cluster_targets = measure_cluster_part(settings)
-        target_lines += cluster_targets
-    else:
-        cluster = kept_cluster or ""
-    if target_lines:
+    lines: list[str] = []
+    parts = dict(kept)
+    if args.only in {None, "local"}:
+        parts["local"], more = measure_local(settings, args, started)
+        lines += more
+    if args.only in {None, "count"}:
+        parts["count"], more = measure_counts(smoke=settings.smoke, jobs=args.jobs)
+        lines += more
+    if args.only in {None, "cluster"}:
+        parts["cluster"], more = measure_cluster_part(settings)
+        lines += more
+    if lines:
         print()
-        print("\n".join(target_lines))
+        print("\n".join(lines))
     notes_file = HERE / "NOTES.md"
     notes = notes_file.read_text(encoding="utf-8").strip() if notes_file.exists() else ""
-    report = f"{local.rstrip()}\n\n{CLUSTER_MARK}\n{cluster.strip()}\n\n{NOTES_MARK}\n{notes}"
+    report = (
+        f"{parts['local'].rstrip()}\n\n{COUNT_MARK}\n{parts['count'].strip()}\n\n"
+        f"{CLUSTER_MARK}\n{parts['cluster'].strip()}\n\n{NOTES_MARK}\n{notes}"
+    )
     args.output.write_text(report.rstrip() + "\n", encoding="utf-8")
     elapsed = time.perf_counter() - started
     print(f"\nwrote {args.output} ({elapsed:.0f} s)", file=sys.stderr)
     return 0
 
 
-def split_report(text: str) -> tuple[str, str]:
-    """Return the local part and the cluster part of a report :func:`main` wrote."""
+def split_report(text: str) -> dict[str, str]:
+    """Return the local, count and cluster parts of a report :func:`main` wrote.
+
+    A report written before the count part existed gives an empty count part.
+    """
     if CLUSTER_MARK not in text or NOTES_MARK not in text:
         raise ValueError("it has no cluster and notes markers; run the whole benchmark once")
-    local, rest = text.split(CLUSTER_MARK, 1)
+    head, rest = text.split(CLUSTER_MARK, 1)
     cluster, _notes = rest.split(NOTES_MARK, 1)
-    return local, cluster
+    local, _, count = head.partition(COUNT_MARK)
+    return {"local": local, "count": count, "cluster": cluster}
 
 
 def measure_local(
@@ -147,6 +176,8 @@ def measure_local(
         ("W4", lambda: [w4(settings, n) for n in sizes.selective]),
         ("W4u", lambda: [w4_uncached(settings, (sizes.selective[0], sizes.selective[-1]))]),
         ("W5", lambda: [w5(settings)]),
+        ("W1f", lambda: [variants(settings, "W1")]),
+        ("W5f", lambda: [variants(settings, "W5")]),
         ("W6", lambda: [*w6(sizes.batch_rounds, sizes.registrations)]),
         ("W6m", lambda: [w6_memory(sizes.registrations)]),
     ]:
@@ -158,44 +189,37 @@ def measure_local(
 
     elapsed = time.perf_counter() - started
     table = render_table(rows)
-    target_lines = _target_lines(check_targets(rows, sizes))
+    lines = target_lines(check_targets(rows, sizes))
     print(table)
     report = render_report(
         table,
-        target_lines=target_lines,
+        target_lines=lines,
         rows=rows,
         args=args,
         elapsed=elapsed,
         tracing_how=tracing_how,
         smoke=settings.smoke,
     )
-    return report, target_lines
+    return report, lines
 
 
 def measure_cluster_part(settings: Settings) -> tuple[str, list[str]]:
     """Run W8 and W9; print their tables; return their part of the report and target lines."""
     results = measure_cluster(SMOKE_CLUSTER if settings.smoke else FULL_CLUSTER)
     flows, routing = render_flows(results), render_routing(results)
-    target_lines = _target_lines(check_cluster_targets(results))
+    lines = target_lines(check_cluster_targets(results))
     print(flows)
     print()
     print(routing)
-    report = render_cluster(results, flows, routing, target_lines, smoke=settings.smoke)
-    return report, target_lines
-
-
-def _target_lines(targets: list[Target]) -> list[str]:
-    return [
-        f"- {t.workload}: {t.claim}: **{'met' if t.met else 'missed'}** ({t.measured})"
-        for t in targets
-    ]
+    report = render_cluster(results, flows, routing, lines, smoke=settings.smoke)
+    return report, lines
 
 
 def _by(rows: list[Row], workload: str, label_part: str = "") -> Row:
     return next(r for r in rows if r.workload == workload and label_part in r.label)
 
 
-def render_table(rows: list[Row]) -> str:  # noqa: C901 -- one branch per kind of row
+def render_table(rows: list[Row]) -> str:  # noqa: C901, PLR0912 -- one branch per kind of row
     peers = [peer for peer in PEERS if peer != "dispatcher"]
     header = ["Workload", "this dispatcher", *(PEERS[p] for p in peers), "notes"]
     lines = []
@@ -221,6 +245,15 @@ def render_table(rows: list[Row]) -> str:  # noqa: C901 -- one branch per kind o
                     + ["—"] * len(peers)
                     + ["dispatcher only"]
                 )
+        elif row.unit == "variants":
+            base = row.times["plain"]
+            for name in VARIANTS:
+                ns = row.times[name]
+                lines.append(
+                    [f"{row.workload} {row.label}, {name}", format_ns(ns)]
+                    + ["—"] * len(peers)
+                    + ["plain" if name == "plain" else f"{format_ratio(ns / base)} of plain"]
+                )
         elif row.unit == "tracing":
             base = row.times["removed"]
             for case, label in W7_CASES.items():
@@ -242,36 +275,8 @@ def _absolute(row: Row, value: float) -> str:
 
 
 def check_targets(rows: list[Row], sizes: Sizes) -> list[Target]:
-    targets = []
-    w1_times = _by(rows, "W1").times
-    ours = w1_times["dispatcher"]
-    for peer, limit, claim in [
-        ("pyee_tw", 0.5, "<= 0.5x pyee TwistedEventEmitter"),
-        ("original", 0.1, "<= 0.1x the original design"),
-        ("psygnal", 1.0, "stretch: <= psygnal's emit"),
-    ]:
-        if peer in w1_times:
-            ratio = ours / w1_times[peer]
-            targets.append(
-                Target(
-                    "W1",
-                    claim,
-                    ratio,
-                    limit,
-                    f"{format_ratio(ratio)}: {format_ns(ours)} vs {format_ns(w1_times[peer])}",
-                )
-            )
-    w3_times = _by(rows, "W3").times
-    ratio = w3_times["dispatcher"] / w3_times["original"]
-    targets.append(
-        Target(
-            "W3",
-            "<= 0.5x the original design",
-            ratio,
-            0.5,
-            f"{format_ratio(ratio)}: {format_ns(w3_times['dispatcher'])} "
-            f"vs {format_ns(w3_times['original'])}",
-        )
+    targets = issue10_targets(
+        {workload: _by(rows, workload).times for workload in ("W1", "W3", "W5")}, format_ns
     )
     small, large = sizes.selective[0], sizes.selective[-1]
     at_small = _by(rows, "W4", f"N = {small:,}").times["dispatcher"]
@@ -317,17 +322,19 @@ def check_targets(rows: list[Row], sizes: Sizes) -> list[Target]:
         )
     )
     w7_times = _by(rows, "W7").times
-    ratio = w7_times["filtered"] / w7_times["removed"]
     targets.append(
         Target(
             "W7",
             "debug filtered out within 10% of structlog calls removed",
-            ratio,
+            w7_times["filtered"] / w7_times["removed"],
             1.1,
-            f"{format_ratio(ratio)}: {format_ns(w7_times['filtered'])} "
-            f"vs {format_ns(w7_times['removed'])}",
+            f"{format_ratio(w7_times['filtered'] / w7_times['removed'])}: "
+            f"{format_ns(w7_times['filtered'])} vs {format_ns(w7_times['removed'])}",
         )
     )
+    targets.append(tracing_target(w7_times["json"], w7_times["removed"], format_ns, "removed"))
+    for workload in ("W1f", "W5f"):
+        targets += variant_targets(workload, _by(rows, workload).times, format_ns)
     return targets
 
 
