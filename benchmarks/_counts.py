@@ -226,9 +226,13 @@ def commit_line() -> str:
     """Which code was counted: the commit, its subject, and whether the work tree differed."""
     commit = _git("rev-parse", "--short=12", "HEAD") or "(not a git checkout)"
     subject = _git("log", "-1", "--format=%s")
+    src = _git("log", "-1", "--format=%h %s", "--", "src") or "(unknown)"
     dirty = _git("status", "--porcelain", "--", "src", "benchmarks")
     state = "with uncommitted changes to src/ or benchmarks/" if dirty else "clean"
-    return f"commit `{commit}` ({subject[:80]}), work tree {state}"
+    return (
+        f"commit `{commit}` ({subject[:80]}), work tree {state}; "
+        f"the package's code (src/) as of `{src[:90]}`"
+    )
 
 
 def render_count_part(
