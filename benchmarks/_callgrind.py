@@ -109,6 +109,25 @@ def format_count(count: float) -> str:
     return f"{count:.0f}"
 
 
+def child_environment(seed: int) -> dict[str, str]:
+    """The child's whole environment: the hash seed, and nothing that differs between shells.
+
+    While the dispatcher's machines find transitions by scanning a set whose
+    order follows the states' hashes, and those hash their machine builder by
+    its address, the count depends on where objects land in memory; the
+    environment's size moves that.  The same environment in every run keeps
+    the counts of one checkout the same from run to run.  (The counted runs
+    also write no byte code caches: a run that compiled a module and wrote
+    its cache would cost more than the next, which reads it, and the two
+    would not subtract.  Run each child once before counting to write them.)
+    """
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONHASHSEED": str(seed),
+        "LC_ALL": "C.UTF-8",
+    }
+
+
 def callgrind_command(valgrind: str, out_file: Path, argv: Sequence[str]) -> list[str]:
     """The command that runs *argv* under callgrind, writing its counts to *out_file*."""
     return [
@@ -141,7 +160,7 @@ def count_instructions(valgrind: str, argv: Sequence[str], *, seed: int, workdir
     with tempfile.NamedTemporaryFile(dir=workdir, prefix="callgrind.out.", delete=False) as handle:
         out_file = Path(handle.name)
     try:
-        env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+        env = {**child_environment(seed), "PYTHONDONTWRITEBYTECODE": "1"}
         completed = subprocess.run(  # noqa: S603 -- valgrind and the repository's own child
             callgrind_command(valgrind, out_file, argv),
             capture_output=True,

@@ -10,7 +10,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _callgrind import CountJob, count_all, find_valgrind, format_count, python_argv
+from _callgrind import (
+    CountJob,
+    child_environment,
+    count_all,
+    find_valgrind,
+    format_count,
+    python_argv,
+)
 from _harness import format_ratio, markdown_table
 from _peers import PEERS, VARIANTS, available
 from _targets import (
@@ -74,8 +81,8 @@ def count_jobs(*, smoke: bool = False) -> list[CountJob]:
 def measure_counts(*, smoke: bool, jobs: int | None) -> tuple[str, list[str]]:
     """Count every job; print the table; return the report's count part and its target lines.
 
-    A smoke run fires every child once without valgrind (so each case is
-    proved to run) and counts only W5 on the dispatcher, with N = 1.
+    Every child first runs once without valgrind; a smoke run then counts
+    only W5 on the dispatcher, with N = 1.
     """
     valgrind = find_valgrind()
     if valgrind is None:
@@ -85,11 +92,17 @@ def measure_counts(*, smoke: bool, jobs: int | None) -> tuple[str, list[str]]:
         )
     started = time.perf_counter()
     all_jobs = count_jobs(smoke=smoke)
+    # Every child once, without valgrind: it proves each case runs before minutes go into
+    # counting, and writes the byte code caches, so that the two counted runs of a case
+    # both read them (one compiling and one reading would not subtract).
+    with ThreadPoolExecutor(jobs or os.cpu_count() or 1) as pool:
+        runs = [
+            pool.submit(subprocess.run, job.argv(1), check=True, env=child_environment(job.seed))
+            for job in all_jobs
+        ]
+        for run in runs:
+            run.result()  # raises CalledProcessError if a child failed
     if smoke:
-        with ThreadPoolExecutor(jobs or os.cpu_count() or 1) as pool:
-            runs = [pool.submit(subprocess.run, job.argv(1), check=True) for job in all_jobs]
-            for run in runs:
-                run.result()  # raises CalledProcessError if a child failed
         all_jobs = [job for job in all_jobs if job.key == _key("W5", "dispatcher")]
     print(
         f"  counting {len(all_jobs)} cases under callgrind (N and 2N events each)", file=sys.stderr
