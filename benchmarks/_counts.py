@@ -267,8 +267,10 @@ def render_count_part(
             "firing N events and once 2N (N: "
             + ", ".join(f"{w} {n}" for w, n in EVENTS.items())
             + "); the difference over N is the cost of one event, net of start-up, imports "
-            "and set-up.  The count does not depend on the machine's load: a change of a "
-            "few percent is a change in the code (or in a dependency, or Python)."
+            "and set-up.  The count does not depend on the machine's load.  A change of a "
+            "few percent is a change in the code (or a dependency, or Python), or, while "
+            "automat scans a set of transitions ordered by hashes that include a builder's "
+            "address, in where objects land in memory (see the notes)."
         ),
         (
             "- Cells: the dispatcher's instructions per event; for a peer, the dispatcher's "
