@@ -264,14 +264,20 @@ class Trace:
     def calls(self, run_id: str | None = None) -> list[CallRecord]:
         """Return the handler calls (of one run, or of all), in the order they were made."""
         runs = {record["run_id"]: record for record in self.named("run_created")}
-        settled = {
-            (record.get("run_id"), record.get("handler_id")): record.get("status")
-            for record in self.named("handler_settled")
-        }
-        calls = []
-        for record in self.named("handler_called"):
+        # A call that settles in place is one handler_settled record (with its
+        # call count); a call that waits is handler_called, then handler_settled.
+        calls: list[CallRecord] = []
+        waiting: dict[tuple[object, object], int] = {}
+        for record in self.named("handler_called", "handler_settled"):
             if run_id is not None and record.get("run_id") != run_id:
                 continue
+            key = (record.get("run_id"), record.get("handler_id"))
+            status = record.get("status") if record["event"] == "handler_settled" else None
+            if record["event"] == "handler_settled" and key in waiting:
+                calls[waiting.pop(key)] = calls[waiting[key]]._replace(status=status)
+                continue
+            if record["event"] == "handler_called":
+                waiting[key] = len(calls)
             created = runs.get(record.get("run_id"), {})
             calls.append(
                 CallRecord(
@@ -280,7 +286,7 @@ class Trace:
                     details=dict(created.get("details", {})),
                     phase=record["phase"],
                     handler_name=record["handler_name"],
-                    status=settled.get((record.get("run_id"), record.get("handler_id"))),
+                    status=status,
                 )
             )
         return calls

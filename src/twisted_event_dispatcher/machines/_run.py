@@ -367,18 +367,37 @@ async def _await(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
-def _log_success(core: RunCore, outcome: HandlerOutcome) -> None:
-    core.log.debug(
-        "handler_settled",
-        handler_id=outcome.handler_id,
-        handler_name=outcome.handler_name,
-        phase=outcome.phase,
-        status=outcome.status,
-        duration=outcome.duration,
-    )
+def _log_success(core: RunCore, outcome: HandlerOutcome, call: int | None = None) -> None:
+    # A call that settles in place writes this one record, with its call count
+    # (call); one that waits wrote handler_called when it began to (call is None).
+    if call is None:
+        core.log.debug(
+            "handler_settled",
+            handler_id=outcome.handler_id,
+            handler_name=outcome.handler_name,
+            phase=outcome.phase,
+            status=outcome.status,
+            duration=outcome.duration,
+        )
+    else:
+        core.log.debug(
+            "handler_settled",
+            handler_id=outcome.handler_id,
+            handler_name=outcome.handler_name,
+            phase=outcome.phase,
+            status=outcome.status,
+            duration=outcome.duration,
+            call=call,
+        )
 
 
-def _record(core: RunCore, phase: PhaseRun, outcome: HandlerOutcome, slot: int = -1) -> None:
+def _record(
+    core: RunCore,
+    phase: PhaseRun,
+    outcome: HandlerOutcome,
+    slot: int = -1,
+    call: int | None = None,
+) -> None:
     status = outcome.status
     failure = outcome.failure
     if status == "failed" and isinstance(failure.value, AbortRun):  # type: ignore[union-attr]
@@ -392,23 +411,23 @@ def _record(core: RunCore, phase: PhaseRun, outcome: HandlerOutcome, slot: int =
         core.outcomes[slot] = outcome
     if status == "succeeded":
         if core.debug:
-            _log_success(core, outcome)
+            _log_success(core, outcome, call)
         return
     phase.failed = True
     assert failure is not None  # noqa: S101 -- every non-success carries its failure
     if status == "aborted":
-        _record_abort(core, outcome, failure)
+        _record_abort(core, outcome, failure, call)
         return
-    log_failure(
-        core.log,
-        "handler_settled",
-        failure,
-        handler_id=outcome.handler_id,
-        handler_name=outcome.handler_name,
-        phase=outcome.phase,
-        status=status,
-        duration=outcome.duration,
-    )
+    fields: dict[str, object] = {
+        "handler_id": outcome.handler_id,
+        "handler_name": outcome.handler_name,
+        "phase": outcome.phase,
+        "status": status,
+        "duration": outcome.duration,
+    }
+    if call is not None:
+        fields["call"] = call
+    log_failure(core.log, "handler_settled", failure, **fields)
     # Once logged, keep no frames: they hold the handler, its instance and
     # their locals, which would outlive a weakly registered handler in the run.
     forget_frames(failure)
@@ -490,11 +509,23 @@ def forget_frames(failure: Failure) -> None:
             continue
 
 
-def _record_abort(core: RunCore, outcome: HandlerOutcome, failure: Failure) -> None:
+def _record_abort(
+    core: RunCore, outcome: HandlerOutcome, failure: Failure, call: int | None
+) -> None:
     """Note a call that raised :class:`AbortRun` (recorded already): a veto, not a failure."""
     reason = safe_str(getattr(failure.value, "reason", None) or failure.value)
     if core.abort_reason is None:
         core.abort_reason = reason
+    if core.debug and call is not None:
+        # The call settled in place: it has no handler_called record yet, and
+        # run_abort_requested is no settlement.
+        core.log.debug(
+            "handler_called",
+            handler_id=outcome.handler_id,
+            handler_name=outcome.handler_name,
+            phase=outcome.phase,
+            call=call,
+        )
     core.log.info(
         "run_abort_requested",
         handler_id=outcome.handler_id,
@@ -564,14 +595,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
         reg.calls += 1
         if reg.calls == reg.max_calls:
             host.exhaust(reg)
-        if debug:
-            core.log.debug(
-                "handler_called",
-                handler_id=reg.handler_id,
-                handler_name=reg.name,
-                phase=phase_name,
-                call=reg.calls,
-            )
+        call_number = reg.calls
         started = now
         token = set_call((core, reg))
         if observation is not None:
@@ -602,6 +626,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
                     now - started,
                     now,
                 ),
+                call=call_number,
             )
             continue
         finally:
@@ -623,15 +648,23 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
             )
             append(outcome)
             if debug:
-                _log_success(core, outcome)
+                _log_success(core, outcome, call_number)
             if observation is not None:
                 observation.handler_settled(outcome)
             continue
         call = PendingCall(core, reg, started)
         result.addCallbacks(call.succeeded, call.failed)
         if call.outcome is not None:
-            _record(core, phase, call.outcome)
+            _record(core, phase, call.outcome, call=call_number)
         else:
+            if debug:
+                core.log.debug(
+                    "handler_called",
+                    handler_id=reg.handler_id,
+                    handler_name=reg.name,
+                    phase=phase_name,
+                    call=call_number,
+                )
             call.state = _WAITING
             call.deferred = result
             call.slot = len(core.outcomes)

@@ -1,57 +1,485 @@
-"""``configure_tracing``: the runtime's records as JSON lines, structlog's config untouched."""
+"""``configure_tracing``: the runtime's records as JSON lines, structlog's config untouched.
+
+The tracing logger is lean on purpose: tracing every record of every run must
+cost a few times the untraced run, not ten.  A record is one dict, stamped
+with a cached ISO 8601 prefix, encoded by ``orjson`` when it is installed
+(the ``tracing`` extra; the standard library's :mod:`json` otherwise) and
+appended to a write buffer that goes to the sink when a run tree ends, when
+a record above debug level arrives, when it grows large, on
+:meth:`TracingHandle.stop` and at interpreter exit.  With a ``sample_rate``
+below 1, a run tree's records are held until it ends, and written only when
+it was sampled or something in it went wrong.
+"""
 
 from __future__ import annotations
 
+import atexit
+import datetime as dt
+import functools
+import json
 import logging
 import os
+import random
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, Literal, TypeAlias, final
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, TypeAlias, cast, final
 
 import structlog
 
-from twisted_event_dispatcher.tracing._logger import LOGGER_NAME, application_logger, set_tracer
+from twisted_event_dispatcher._safe import safe_repr
+from twisted_event_dispatcher.tracing._logger import (
+    application_logger,
+    is_debug_enabled,
+    set_tracer,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from structlog.typing import EventDict, Processor, WrappedLogger
+    from structlog.typing import Processor
 
-__all__ = ["Tracebacks", "TracingHandle", "configure_tracing"]
+__all__ = [
+    "DEFAULT_MAX_VALUE_LENGTH",
+    "Tracebacks",
+    "TracingHandle",
+    "configure_tracing",
+]
 
 Tracebacks: TypeAlias = Literal["dict", "text"]
 """How a failure's traceback goes into a record: structured frames, or formatted text."""
 
+DEFAULT_MAX_VALUE_LENGTH: Final = 1_000
+"""How many characters of one text value (a repr, a message, a detail) a record keeps."""
+
+_MIN_VALUE_LENGTH: Final = 16
+_BUFFERED_RECORDS: Final = 512
+"""Records the write buffer holds before it is written out, whatever else happens."""
+_MAX_HELD: Final = 10_000
+"""Records an unsampled run tree holds; past that the tree is written as if sampled."""
+_END_EVENTS: Final = frozenset({"run_ended", "run_dropped", "run_rejected"})
+_NESTED_DEPTH: Final = 6
+
+_UTC: Final = dt.timezone.utc
+_random: Callable[[], float] = random.random
+"""Draws the sampling decision of each run tree (tests replace it)."""
+
+try:  # the ``tracing`` extra
+    import orjson
+except ImportError:  # pragma: no cover -- the dev install has it; see test_json_fallback
+    orjson = None  # type: ignore[assignment]
+
+
+# -- encoding ---------------------------------------------------------------------------
+
+
+def _cut(text: str, limit: int) -> str:
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def _cut_middle(text: str, limit: int) -> str:
+    """Keep the start and the end of a text traceback: its innermost frames matter most."""
+    head = limit // 2
+    tail = limit - head
+    return f"{text[:head]}… ({len(text) - limit} characters omitted) …{text[-tail:]}"
+
+
+def _bounded(value: Any, limit: int, depth: int = 0) -> Any:
+    """*value* with every string in it (and dict keys) cut to *limit* characters."""
+    kind = type(value)
+    if kind is str:
+        return value if len(value) <= limit else _cut(value, limit)
+    if depth >= _NESTED_DEPTH:
+        return value if kind in {int, float, bool, type(None)} else "…"
+    if kind is dict:
+        return {
+            _bounded(key, limit, depth + 1) if type(key) is str else key: _bounded(
+                item, limit, depth + 1
+            )
+            for key, item in value.items()
+        }
+    if kind is list or kind is tuple:
+        return [_bounded(item, limit, depth + 1) for item in value]
+    if isinstance(value, str):  # a subclass: as its plain text
+        return _bounded(str.__str__(value), limit, depth)
+    return value
+
+
+def _bound_record(record: dict[str, Any], limit: int) -> dict[str, Any]:
+    exception = record.get("exception")
+    bounded = _bounded(record, limit)
+    if type(exception) is str and len(exception) > limit:
+        bounded["exception"] = _cut_middle(exception, limit)
+    return bounded  # type: ignore[no-any-return]
+
+
+def _utc_z(moment: dt.datetime) -> str:
+    """*moment* (in UTC) as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it."""
+    return moment.isoformat().replace("+00:00", "Z")
+
 
 @final
-class _LineSink:
-    """The structlog logger at the end of the chain: writes each rendered record as a line."""
+class _Encoder:
+    """Turns a record into one JSON line: bytes with orjson, str without.
 
-    __slots__ = ("_stream",)
+    :attr:`fast` is the hot path and may raise :exc:`TypeError` (orjson
+    refuses lone surrogates, integers past 64 bits, keys that are no str)
+    and leaves values uncut; :meth:`bounded` takes anything, and cuts.
+    """
 
-    def __init__(self, stream: IO[str]) -> None:
-        self._stream: Final = stream
+    def __init__(self, limit: int, *, use_orjson: bool) -> None:
+        self.limit: Final = limit
+        self._stdlib: Final = json.JSONEncoder(default=self._default)
+        self.binary: Final = use_orjson and orjson is not None
+        self.fast: Final[Callable[[dict[str, Any]], bytes | str]] = (
+            functools.partial(orjson.dumps, default=self._default, option=orjson.OPT_UTC_Z)
+            if self.binary
+            else self._stdlib.encode
+        )
+        """Encode one record, as it is."""
 
-    def msg(self, message: str) -> None:
-        """Write *message* and a newline, and flush, so a crash loses nothing written."""
-        self._stream.write(message + "\n")
-        self._stream.flush()
+    def _default(self, value: object) -> str:
+        if type(value) is dt.datetime:
+            return _utc_z(value)
+        return safe_repr(value, self.limit)
 
-    log = debug = info = warning = error = critical = exception = msg
-
-
-def _forward(_logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
-    """Hand a copy of the record to the application's own structlog configuration."""
-    record = dict(event_dict)
-    event = record.pop("event", None)
-    getattr(application_logger(), method_name)(event, **record)
-    return event_dict
+    def bounded(self, record: dict[str, Any]) -> bytes | str:
+        """Encode *record* with every text value in it cut to the limit; never raise."""
+        line = self._stdlib.encode(_bound_record(record, self.limit))
+        return line.encode("utf-8") if self.binary else line
 
 
-def _add_logger_name(
-    _logger: WrappedLogger, _method_name: str, event_dict: EventDict
-) -> EventDict:
-    event_dict.setdefault("logger", LOGGER_NAME)
-    return event_dict
+@final
+class _Writer:
+    """The write buffer in front of the sink; a failing sink never breaks a run."""
+
+    def __init__(self, stream: IO[Any], encoder: _Encoder, *, binary_sink: bool) -> None:
+        self.stream: Final = stream
+        self.encoder: Final = encoder
+        self._binary_sink: Final = binary_sink
+        self.lines: Final[list[bytes | str]] = []
+        """The encoded records not written yet (the same list all along)."""
+        self.closed = False
+        """Set once the handle has closed the sink: records are dropped."""
+        self.immediate = False
+        """Set once tracing has stopped: every record is written at once."""
+        self._warned = False
+
+    def add(self, record: dict[str, Any]) -> None:
+        """Encode *record* into the buffer; write the buffer out when it is full."""
+        encoder = self.encoder
+        try:
+            line = encoder.fast(record)
+        except TypeError:
+            line = encoder.bounded(record)
+        else:
+            # A line no longer than the limit holds no value longer than it:
+            # only long lines are walked (and encoded again).
+            if len(line) > encoder.limit:
+                line = encoder.bounded(record)
+        lines = self.lines
+        lines.append(line)
+        if len(lines) >= _BUFFERED_RECORDS or self.immediate:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffer to the sink."""
+        lines = self.lines
+        if not lines:
+            return
+        if self.encoder.binary:
+            data: bytes | str = b"\n".join(lines) + b"\n"  # type: ignore[arg-type]
+            if not self._binary_sink:
+                data = data.decode("utf-8")  # type: ignore[union-attr]
+        else:
+            data = "\n".join(lines) + "\n"  # type: ignore[arg-type]
+            if self._binary_sink:
+                data = data.encode("utf-8")
+        lines.clear()
+        if self.closed:
+            return
+        try:
+            self.stream.write(data)
+            self.stream.flush()
+        except Exception as error:  # noqa: BLE001 -- tracing must never break a run
+            if not self._warned:
+                self._warned = True
+                print(  # noqa: T201 -- the trace itself is what cannot be written
+                    f"twisted_event_dispatcher: cannot write the trace: {safe_repr(error, 200)}",
+                    file=sys.stderr,
+                )
+
+
+@final
+class _Tree:
+    """One top-level run and the runs it fired: sampled (or kept) together."""
+
+    __slots__ = ("held", "open")
+
+    def __init__(self, *, sampled: bool) -> None:
+        self.open = 0
+        self.held: list[dict[str, Any]] | None = None if sampled else []
+        """Its records so far while it is neither sampled nor kept; None once it writes."""
+
+
+_LEVELS: Final = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+
+@final
+class _Tracer:
+    """The state one :func:`configure_tracing` call shares between its loggers."""
+
+    def __init__(
+        self,
+        writer: _Writer,
+        level: int,
+        exceptions: Processor,
+        sample_rate: float,
+        stamp: Callable[[], dt.datetime],
+        *,
+        forward: bool,
+    ) -> None:
+        self.writer: Final = writer
+        self.stamp: Final = stamp
+        """Now, as an aware datetime in UTC (the encoder writes it in ISO 8601)."""
+        self.level: Final = level
+        self.exceptions: Final = exceptions
+        self.sample_rate: Final = sample_rate
+        self.forward: Final = forward
+        self.trees: dict[str, _Tree] = {}
+        """The run tree of every run that has not ended, by run id."""
+        self.stopped = False
+
+    def tree_for(self, context: dict[str, Any]) -> _Tree | None:
+        """The tree a newly bound run belongs to (a new one for a top-level run)."""
+        if self.level > logging.DEBUG:
+            return None  # without debug records, a run's end is not seen: nothing is held
+        run_id = context["run_id"]
+        parent_run_id = context.get("parent_run_id")
+        tree = None
+        if parent_run_id is not None and "origin_node" not in context:
+            tree = self.trees.get(parent_run_id)
+        if tree is None:
+            rate = self.sample_rate
+            tree = _Tree(sampled=rate >= 1 or _random() < rate)
+        tree.open += 1
+        self.trees[run_id] = tree
+        return tree
+
+    def ended(self, run_id: str, tree: _Tree) -> None:
+        """A run of *tree* wrote its end record: at the tree's end, write what it kept."""
+        if self.trees.pop(run_id, None) is not tree:
+            return  # a second end record
+        tree.open -= 1
+        if tree.open:
+            return
+        tree.held = None  # neither sampled nor kept: dropped
+        self.writer.flush()
+
+    def written(self, run_id: str, event: str, tree: _Tree) -> None:
+        """A record of sampled *tree* went into the buffer, which is full, or it ended a run."""
+        if event in _END_EVENTS:
+            self.ended(run_id, tree)
+        writer = self.writer
+        if len(writer.lines) >= _BUFFERED_RECORDS or writer.immediate:
+            writer.flush()
+
+    def debug_record(self, tree: _Tree | None, event: str, record: dict[str, Any]) -> None:
+        """Write a debug record of no run, or hold one of an unsampled *tree*."""
+        writer = self.writer
+        if tree is None:
+            writer.add(record)
+            if not self.trees:
+                writer.flush()  # no run is in flight to end and write it
+            return
+        held = tree.held
+        assert held is not None  # noqa: S101 -- the caller checked
+        if (event == "run_ended" and record.get("status") != "completed") or len(
+            held
+        ) >= _MAX_HELD:
+            self.keep(tree)
+            self.writer.add(record)
+        else:
+            held.append(record)
+        if event in _END_EVENTS:
+            self.ended(record["run_id"], tree)
+
+    def keep(self, tree: _Tree) -> None:
+        """Write what *tree* held so far, and its records from now on."""
+        held = tree.held
+        tree.held = None
+        if held:
+            add = self.writer.add
+            for record in held:
+                add(record)
+
+    def stop(self) -> None:
+        """Write the records unfinished trees still hold, and the buffer."""
+        if self.stopped:
+            return
+        self.stopped = True
+        for tree in {id(tree): tree for tree in self.trees.values()}.values():
+            self.keep(tree)
+        self.trees.clear()
+        self.writer.immediate = True
+        self.writer.flush()
+
+
+@final
+class _TraceLogger:
+    """The bound logger of the runtime while tracing: lean, and structlog-like.
+
+    It offers what the runtime calls: ``bind``, ``is_enabled_for`` and one
+    method per level.  Each record goes first, unrendered, to the
+    application's logger (with *forward*), then to the trace.
+    """
+
+    __slots__ = (
+        "_app",
+        "_app_debug",
+        "_bounded",
+        "_context",
+        "_debug",
+        "_fast",
+        "_forward_each",
+        "_limit",
+        "_lines",
+        "_stamp",
+        "_tracer",
+        "_tree",
+    )
+
+    def __init__(
+        self, tracer: _Tracer, context: dict[str, Any], tree: _Tree | None, app: Any
+    ) -> None:
+        self._tracer: Final = tracer
+        self._context: Final = context
+        self._tree: Final = tree
+        self._app: Final = app
+        """The application's logger a run's records are forwarded to (bound once per run)."""
+        self._app_debug: Final = app is not None and is_debug_enabled(app)
+        self._forward_each: Final = app is None and tracer.forward
+        """Forward by asking for the application's logger at each record (outside runs)."""
+        self._debug: Final = tracer.level <= logging.DEBUG
+        writer = tracer.writer
+        encoder = writer.encoder
+        self._lines: Final = writer.lines
+        self._fast: Final = encoder.fast
+        self._bounded: Final = encoder.bounded
+        self._limit: Final = encoder.limit
+        self._stamp: Final = tracer.stamp
+
+    def bind(self, **new_values: Any) -> _TraceLogger:
+        """Return a logger whose records also carry *new_values*.
+
+        Binding a ``run_id`` starts a run: it joins the tree of its parent
+        run, or starts a tree of its own (and draws whether it is sampled).
+        """
+        tracer = self._tracer
+        context = {**self._context, **new_values}
+        tree = self._tree
+        if "run_id" in new_values:
+            tree = tracer.tree_for(context)
+        app = application_logger() if tracer.forward and "run_id" in context else None
+        return _TraceLogger(tracer, context, tree, app)
+
+    def is_enabled_for(self, level: int) -> bool:
+        """Whether a record at *level* is written."""
+        return level >= self._tracer.level
+
+    def debug(self, event: str, **fields: Any) -> None:
+        """Write a debug record (the hot path: one per handler call)."""
+        if not self._debug:
+            return
+        if self._app_debug:
+            self._app.debug(event, **self._context, **fields)
+        elif self._forward_each:
+            self._forward("debug", event, fields)
+        record = {
+            "event": event,
+            **self._context,
+            **fields,
+            "level": "debug",
+            "timestamp": self._stamp(),
+        }
+        tree = self._tree
+        if tree is None or tree.held is not None:
+            self._tracer.debug_record(tree, event, record)
+            return
+        # The common case, inlined: a record of a sampled run, into the buffer.
+        try:
+            line = self._fast(record)
+        except TypeError:
+            line = self._bounded(record)
+        else:
+            # A line no longer than the limit holds no value longer than it:
+            # only long lines are walked (and encoded again).
+            if len(line) > self._limit:
+                line = self._bounded(record)
+        lines = self._lines
+        lines.append(line)
+        if len(lines) >= _BUFFERED_RECORDS or event in _END_EVENTS or self._tracer.stopped:
+            self._tracer.written(self._context["run_id"], event, tree)
+
+    def _forward(self, method_name: str, event: str, fields: dict[str, Any]) -> None:
+        app = self._app if self._app is not None else application_logger()
+        getattr(app, method_name)(event, **self._context, **fields)
+
+    def _log(self, method_name: str, event: str, fields: dict[str, Any]) -> None:
+        """Write a record above debug level: rare, so it may take its time."""
+        tracer = self._tracer
+        level = _LEVELS.get(method_name, logging.ERROR)
+        if method_name == "exception":
+            fields.setdefault("exc_info", True)
+            level = logging.ERROR
+        if level < tracer.level:
+            return
+        if tracer.forward:
+            self._forward(method_name, event, fields)
+        record = {"event": event, **self._context, **fields}
+        record["level"] = "error" if method_name == "exception" else method_name
+        record["timestamp"] = tracer.stamp()
+        if "exc_info" in record:
+            try:
+                record = cast("dict[str, Any]", tracer.exceptions(None, method_name, record))
+            except Exception:  # noqa: BLE001 -- the record is written without its traceback
+                record.pop("exc_info", None)
+        tree = self._tree
+        if tree is not None and tree.held is not None:
+            tracer.keep(tree)
+        tracer.writer.add(record)
+        tracer.writer.flush()  # what went wrong is never left in a buffer
+        if tree is not None and event in _END_EVENTS:
+            tracer.ended(self._context["run_id"], tree)
+
+    def info(self, event: str, **fields: Any) -> None:
+        """Write an info record."""
+        self._log("info", event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        """Write a warning record."""
+        self._log("warning", event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        """Write an error record (with ``exc_info``, its traceback)."""
+        self._log("error", event, fields)
+
+    def critical(self, event: str, **fields: Any) -> None:
+        """Write a critical record."""
+        self._log("critical", event, fields)
+
+    def exception(self, event: str, **fields: Any) -> None:
+        """Write an error record with the exception being handled."""
+        self._log("exception", event, fields)
+
+    warn = warning
+    msg = info
 
 
 @final
@@ -63,35 +491,54 @@ class TracingHandle:
     .. versionadded:: 1.0
     """
 
-    def __init__(self, logger: Any, stream: IO[str], path: Path | None, *, owned: bool) -> None:
+    def __init__(self, logger: Any, tracer: _Tracer, path: Path | None, *, owned: bool) -> None:
         self._logger: Final = logger
-        self._stream: Final = stream
+        self._tracer: Final = tracer
         self._owned: Final = owned
         self.path: Final = path
         """The file records are appended to, or None when writing to a stream."""
         self._active = True
+        atexit.register(self.flush)
 
     @property
     def active(self) -> bool:
         """Whether the runtime's records still go to this handle's sink."""
         return self._active
 
-    def stop(self) -> None:
-        """Stop tracing, and close the file if :func:`configure_tracing` opened it.
+    def flush(self) -> None:
+        """Write the buffered records to the sink now.
 
-        Runs created before the call keep the logger they were created with
-        and keep writing to an unclosed stream; stop tracing once they have
-        ended.  Stopping twice changes nothing.
+        Records are written when their run tree ends, when a record above
+        debug level arrives, and every few hundred records; a run still in
+        flight (or, when sampling, a run tree not ended) keeps the rest
+        until then.  Tracing calls this at interpreter exit.
+
+        .. versionadded:: 1.3
+        """
+        self._tracer.writer.flush()
+
+    def stop(self) -> None:
+        """Stop tracing: write what is buffered, and close the file if it was opened here.
+
+        Records that unfinished run trees hold back for sampling are written
+        too (a run that never ends is worth seeing).  Runs created before
+        the call keep the logger they were created with: with a stream they
+        keep writing to it, each record at once; with a file, which is closed,
+        their records are dropped.  Stopping twice changes nothing.
         """
         if not self._active:
             return
         self._active = False
+        atexit.unregister(self.flush)
         from twisted_event_dispatcher.tracing import _logger
 
         if _logger._tracer is self._logger:
             set_tracer(None)
+        tracer = self._tracer
+        tracer.stop()
         if self._owned:
-            self._stream.close()
+            tracer.writer.closed = True
+            tracer.writer.stream.close()
 
     def __enter__(self) -> TracingHandle:
         return self
@@ -105,18 +552,44 @@ class TracingHandle:
         self.stop()
 
 
+def _check_rate(value: object) -> float:
+    # NaN fails the comparison too.
+    if type(value) not in {int, float} or not 0 <= value <= 1:  # type: ignore[operator]
+        raise ValueError(f"sample_rate must be a number from 0 to 1; got {safe_repr(value)}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _check_length(value: object) -> None:
+    if type(value) is not int or value < _MIN_VALUE_LENGTH:
+        raise ValueError(
+            f"max_value_length must be a whole number >= {_MIN_VALUE_LENGTH}; "
+            f"got {safe_repr(value)}"
+        )
+
+
 def configure_tracing(
     sink: str | os.PathLike[str] | IO[str],
     *,
     level: int = logging.DEBUG,
     forward: bool = True,
     tracebacks: Tracebacks = "dict",
+    sample_rate: float = 1.0,
+    max_value_length: int = DEFAULT_MAX_VALUE_LENGTH,
+    clock: Callable[[], float] | None = None,
 ) -> TracingHandle:
     """Write every record the runtime logs as one JSON object per line to *sink*.
 
     The records follow :data:`~twisted_event_dispatcher.tracing.EVENTS`; each is
-    stamped (``timestamp``, ISO 8601 in UTC) and levelled (``level``) by
-    structlog's own processors and rendered by :class:`structlog.processors.JSONRenderer`.
+    stamped (``timestamp``, ISO 8601 in UTC, as structlog's ``TimeStamper``
+    writes it) and levelled (``level``), and encoded by ``orjson`` when it is
+    installed (``pip install twisted_event_dispatcher[tracing]``), by the
+    standard library's :mod:`json` otherwise.
+
+    Records are buffered, and written when the run tree they belong to ends
+    (a top-level run and every run it fired), at once when they are above
+    debug level (a failure is never left in a buffer), every few hundred
+    records, on :meth:`TracingHandle.stop` and at interpreter exit.  A
+    process killed in the middle of a run loses that run's debug records.
 
     structlog's global configuration is neither read for nor changed by this:
     the runtime's records go through a logger of their own, and (with
@@ -131,23 +604,50 @@ def configure_tracing(
             debug records altogether.
         forward: Also pass each record to the application's structlog
             configuration (or, when it has none, to the runtime's default of
-            warnings and errors on standard error).
+            warnings and errors on standard error).  Which logger a run's
+            records go to, and whether it wants debug records, is decided
+            once, when the run is fired.
         tracebacks: ``"dict"`` for :func:`structlog.processors.dict_tracebacks`
             frames (without local variables: they could hold handlers), or
             ``"text"`` for :func:`structlog.processors.format_exc_info`.
+        sample_rate: The share of run trees written, from 0 to 1.  Each
+            top-level run draws once; the runs it fires go with it.  A tree is
+            written whole, sampled or not, when any of its records is above
+            debug level (a handler failed or timed out, a run was aborted,
+            rejected, dropped or cancelled) or one of its runs ends other than
+            ``completed``: its records are held until it ends, so that
+            decision can be made.  Unfinished trees are written on stop.
+        max_value_length: The most characters of one text value a record
+            keeps (a repr, an exception message, a detail, a traceback); a
+            longer one is cut and ends with ``… (N more characters)``.  A
+            text traceback keeps its start and end.
+        clock: Returns the time records are stamped with, in seconds since
+            the epoch; by default the wall clock.  A program that runs on a
+            :class:`~twisted.internet.task.Clock` can stamp its records with
+            that clock's time (plus a starting point).
 
     Returns:
         The handle that stops tracing.  Calling :func:`configure_tracing`
         again sends the records to the new sink instead.
 
+    Raises:
+        ValueError: *sample_rate* is not between 0 and 1, or
+            *max_value_length* is below 16.
+
     .. versionadded:: 1.0
+    .. versionchanged:: 1.3
+       Records are buffered; *sample_rate*, *max_value_length* and
+       *clock*; orjson when installed.
     """
+    rate = _check_rate(sample_rate)
+    _check_length(max_value_length)
+    encoder = _Encoder(max_value_length, use_orjson=True)
     if isinstance(sink, (str, os.PathLike)):
         path: Path | None = Path(sink)
-        stream: IO[str] = Path(sink).open("a", encoding="utf-8")  # noqa: SIM115 -- the handle closes it
-        owned = True
+        stream: IO[Any] = Path(sink).open("ab")  # noqa: SIM115 -- the handle closes it
+        binary_sink, owned = True, True
     else:
-        path, stream, owned = None, sink, False
+        path, stream, binary_sink, owned = None, sink, False, False
     exceptions: Processor = (
         structlog.processors.ExceptionRenderer(
             structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
@@ -155,15 +655,13 @@ def configure_tracing(
         if tracebacks == "dict"
         else structlog.processors.format_exc_info
     )
-    processors: list[Processor] = [
-        *([_forward] if forward else []),
-        structlog.processors.add_log_level,
-        _add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        exceptions,
-        structlog.processors.JSONRenderer(sort_keys=False),
-    ]
-    wrapper: Any = structlog.make_filtering_bound_logger(level)
-    logger = wrapper(_LineSink(stream), processors, {})
+    writer = _Writer(stream, encoder, binary_sink=binary_sink)
+    stamp: Callable[[], dt.datetime] = (
+        functools.partial(dt.datetime.now, _UTC)
+        if clock is None
+        else lambda: dt.datetime.fromtimestamp(clock(), _UTC)
+    )
+    tracer = _Tracer(writer, level, exceptions, rate, stamp, forward=forward)
+    logger = _TraceLogger(tracer, {}, None, None)
     set_tracer(logger)
-    return TracingHandle(logger, stream, path, owned=owned)
+    return TracingHandle(logger, tracer, path, owned=owned)

@@ -299,13 +299,15 @@ class TraceReader:
         elif event == "phase_entered":
             run.phases.append(TracedPhase(_text(record.get("phase")), start_time=when))
         elif event == "handler_called":
-            self._phase(run, record, when).handlers.append(
+            self._add_handler(
+                run,
+                self._phase(run, record, when),
                 TracedHandler(
                     _int_or_none(record.get("handler_id")),
                     _text(record.get("handler_name")),
                     _text(record.get("phase")),
                     start_time=when,
-                )
+                ),
             )
         elif event == "handler_settled":
             self._settled(run, record, when)
@@ -429,8 +431,26 @@ class TraceReader:
             if handler.handler_id == handler_id and handler.status == "pending":
                 return handler
         handler = TracedHandler(handler_id, _text(record.get("handler_name")), phase.name)
-        phase.handlers.append(handler)
+        self._add_handler(run, phase, handler)
         return handler
+
+    @staticmethod
+    def _add_handler(run: TracedRun, phase: TracedPhase, handler: TracedHandler) -> None:
+        """Add *handler* to *phase*, with the child runs it fired before its first record.
+
+        Since 1.3 a call's record follows the call (a call that settles in
+        place has only its ``handler_settled``), so the runs it fired come
+        first, as orphans of *run*: they go under it now.
+        """
+        phase.handlers.append(handler)
+        if handler.handler_id is None or not run.orphans:
+            return
+        mine = [child for child in run.orphans if child.parent_handler_id == handler.handler_id]
+        if mine:
+            handler.children.extend(mine)
+            run.orphans = [
+                child for child in run.orphans if child.parent_handler_id != handler.handler_id
+            ]
 
 
 _REPR: Final = reprlib.Repr()

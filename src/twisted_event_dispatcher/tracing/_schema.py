@@ -71,7 +71,11 @@ _SPECS: Final = (
         "handler_called",
         "debug",
         (*_RUN, *_HANDLER, "call"),
-        "A handler is being called; call counts its calls so far, this one included.",
+        "A handler's call returned a Deferred (or awaitable) that has not settled yet, or "
+        "raised AbortRun: the call waits, and its handler_settled (or run_abort_requested) "
+        "record follows; call counts the handler's calls so far, this one included.  A "
+        "call that settles in place has no handler_called record (before 1.3, every call "
+        "had one, written before the call).",
     ),
     RecordSpec(
         "handler_settled",
@@ -79,8 +83,11 @@ _SPECS: Final = (
         (*_RUN, *_HANDLER, "status", "duration"),
         "A handler's result settled: status is succeeded (debug), failed or timed_out "
         "(error, with exception_type, exception_message and the traceback under exception) "
-        "or cancelled (debug); duration is in seconds of the dispatcher's clock.",
-        ("exception_type", "exception_message", "exception"),
+        "or cancelled (debug); duration is in seconds of the dispatcher's clock.  A call "
+        "that settled in place (it returned, raised, or returned a fired Deferred) is this "
+        "one record, with call (its handler_called count); a call that waited has no call "
+        "key here.",
+        ("exception_type", "exception_message", "exception", "call"),
     ),
     RecordSpec(
         "handler_cancel_failed",
