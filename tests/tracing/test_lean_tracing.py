@@ -1,0 +1,579 @@
+"""Tracing that can stay on: one record per call, buffered writes, sampling, bounded values."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+
+from twisted_event_dispatcher import AbortRun, EventDispatcher, EventRun
+from twisted_event_dispatcher.testing import capture_trace
+from twisted_event_dispatcher.tracing import _configure, configure_tracing, format_tree, read_runs
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _records(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def _events(text: str, run_id: str | None = None) -> list[str]:
+    return [
+        record["event"]
+        for record in _records(text)
+        if run_id is None or record.get("run_id") == run_id
+    ]
+
+
+def ok(event: object) -> None:
+    """Succeed at once."""
+
+
+def boom(event: object) -> None:
+    """Fail at once."""
+    raise ValueError("boom")
+
+
+def veto(event: object) -> None:
+    """Abort the run."""
+    raise AbortRun("no")
+
+
+def _dispatcher(**options: Any) -> tuple[EventDispatcher, Clock]:
+    clock = Clock()
+    dispatcher = EventDispatcher(("kind",), reactor=clock, **options)
+    dispatcher.start()
+    return dispatcher, clock
+
+
+def _fire(dispatcher: EventDispatcher, kind: str) -> list[EventRun]:
+    runs: list[EventRun] = []
+    dispatcher.fire_event(kind, kind=kind).addCallback(runs.append)
+    return runs
+
+
+# -- one record per handler call ------------------------------------------------------
+
+
+def test_a_call_that_settles_in_place_is_one_record() -> None:
+    """A handler that returns is one handler_settled record, with its call count."""
+    dispatcher, _ = _dispatcher()
+    dispatcher.add_event_handler(ok, "during", False)
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False):
+        _fire(dispatcher, "a")
+        _fire(dispatcher, "a")
+    calls = [r for r in _records(sink.getvalue()) if r["event"].startswith("handler_")]
+    assert [(r["event"], r["status"], r["call"]) for r in calls if "run_id" in r] == [
+        ("handler_settled", "succeeded", 1),
+        ("handler_settled", "succeeded", 2),
+    ]
+
+
+def test_a_failing_call_is_one_error_record_with_its_call_count() -> None:
+    """A handler that raises is one handler_settled record at error level, with call."""
+    dispatcher, _ = _dispatcher()
+    dispatcher.add_event_handler(boom, "during", False)
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False):
+        _fire(dispatcher, "a")
+    (settled,) = [r for r in _records(sink.getvalue()) if r["event"] == "handler_settled"]
+    assert (settled["level"], settled["status"], settled["call"]) == ("error", "failed", 1)
+    assert "handler_called" not in _events(sink.getvalue())
+
+
+def test_a_call_that_waits_is_called_then_settled() -> None:
+    """A handler whose Deferred is pending writes handler_called, then handler_settled later."""
+    dispatcher, _ = _dispatcher()
+    pending: Deferred[None] = Deferred()
+    dispatcher.add_event_handler(lambda event: pending, "during", False)
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False) as handle:
+        _fire(dispatcher, "a")
+        handle.flush()
+        assert _events(sink.getvalue())[-1] == "handler_called"
+        pending.callback(None)
+    records = [r for r in _records(sink.getvalue()) if r["event"].startswith("handler_")]
+    assert [(r["event"], r.get("call")) for r in records if "run_id" in r] == [
+        ("handler_called", 1),
+        ("handler_settled", None),
+    ]
+
+
+def test_an_aborting_call_keeps_its_handler_record() -> None:
+    """A handler that raises AbortRun in place is traced as called, then as the abort request."""
+    dispatcher, _ = _dispatcher()
+    dispatcher.add_event_handler(veto, "before", False)
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False):
+        runs = _fire(dispatcher, "a")
+    run_id = runs[0].run_id
+    events = _events(sink.getvalue(), run_id)
+    at = events.index("run_abort_requested")
+    assert events[at - 1] == "handler_called"
+    (tree,) = read_runs(io.BytesIO(sink.getvalue().encode()))
+    assert tree.status == "aborted"
+    assert [h.handler_name for h in tree.handlers] == [f"{__name__}.veto"]
+
+
+def test_child_runs_of_a_call_that_settled_in_place_go_under_it() -> None:
+    """The runs a returning handler fired are read back under its call, not as orphans."""
+    dispatcher, _ = _dispatcher()
+
+    def parent(event: object) -> None:
+        dispatcher.fire_event("child", kind="child")
+
+    dispatcher.add_event_handler(parent, "during", False, kind="top")
+    dispatcher.add_event_handler(ok, "during", False, kind="child")
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False):
+        _fire(dispatcher, "top")
+    (tree,) = read_runs(io.BytesIO(sink.getvalue().encode()))
+    (call,) = [h for h in tree.handlers if h.handler_name.endswith("parent")]
+    assert [child.event_type for child in call.children] == ["str"]
+    assert tree.orphans == []
+    assert "└── " in "\n".join(format_tree(tree))
+
+
+def test_capture_trace_lists_calls_of_either_shape() -> None:
+    """Trace.calls lists a call that settled in place and one that waited, with their statuses."""
+    dispatcher, _ = _dispatcher()
+    pending: Deferred[None] = Deferred()
+    dispatcher.add_event_handler(ok, "before", False)
+    dispatcher.add_event_handler(lambda event: pending, "during", False)
+    dispatcher.add_event_handler(ok, "after", False)
+    with capture_trace() as trace:
+        _fire(dispatcher, "a")
+        pending.callback(None)
+    assert [(call.phase, call.status) for call in trace.calls()] == [
+        ("before", "succeeded"),
+        ("during", "succeeded"),
+        ("after", "succeeded"),
+    ]
+
+
+# -- reading traces written before 1.3 ---------------------------------------------------
+
+
+def _old(event: str, run_id: str, ms: float, level: str = "debug", **keys: Any) -> str:
+    """One record as configure_tracing wrote it before 1.3 (key order and logger key included)."""
+    context: dict[str, Any] = {"run_id": run_id}
+    if run_id == "a-2":
+        context["parent_run_id"] = "a-1"
+    record = {
+        **context,
+        **keys,
+        "event": event,
+        "level": level,
+        "logger": "twisted_event_dispatcher",
+        "timestamp": f"2026-03-01T12:00:00.{round(ms * 1000):06d}Z",
+    }
+    return json.dumps(record)
+
+
+_PARENT: dict[str, Any] = {"handler_id": 1, "handler_name": "shop.parent", "phase": "during"}
+_CHARGE: dict[str, Any] = {"handler_id": 2, "handler_name": "shop.charge", "phase": "during"}
+_TOP: dict[str, Any] = {"parent_handler_id": None, "parent_handler_name": None}
+_FIRED: dict[str, Any] = {"parent_handler_id": 1, "parent_handler_name": "shop.parent"}
+_TRANSITION: dict[str, Any] = {"machine": "run", "from_state": "waiting", "input": "begin"}
+_OLD_TRACE = "".join(
+    line + "\n"
+    for line in [
+        _old("run_created", "a-1", 0, event_type="str", details={"kind": "'top'"}, **_TOP),
+        _old("run_started", "a-1", 0.1),
+        _old("run_transition", "a-1", 0.2, **_TRANSITION, to_state="phase:during", phase="during"),
+        _old("phase_entered", "a-1", 0.3, phase="during"),
+        _old("handler_called", "a-1", 1, **_PARENT, call=1),
+        _old("run_created", "a-2", 2, event_type="str", details={}, **_FIRED),
+        _old("run_started", "a-2", 2),
+        _old("run_ended", "a-2", 3, status="completed", duration=0.0, handlers=0, failures=0),
+        _old("handler_settled", "a-1", 4, **_PARENT, status="succeeded", duration=0.003),
+        _old("handler_called", "a-1", 5, **_CHARGE, call=1),
+        _old(
+            "handler_settled",
+            "a-1",
+            6,
+            "error",
+            **_CHARGE,
+            status="failed",
+            duration=0.001,
+            exception_type="ValueError",
+            exception_message="declined",
+        ),
+        _old("phase_completed", "a-1", 7, phase="during", failed=True),
+        _old("run_ended", "a-1", 8, status="completed", duration=0.008, handlers=2, failures=1),
+    ]
+)
+
+
+def test_old_format_lines_still_read() -> None:
+    """A trace written before 1.3 (handler_called before every call, logger keys) still reads."""
+    (tree,) = read_runs(io.BytesIO(_OLD_TRACE.encode()))
+    assert [(h.handler_name, h.status, h.duration) for h in tree.handlers] == [
+        ("shop.parent", "succeeded", 0.003),
+        ("shop.charge", "failed", 0.001),
+    ]
+    parent = tree.handlers[0]
+    assert [child.run_id for child in parent.children] == ["a-2"]
+    assert parent.start_time is not None
+    assert parent.end_time is not None
+    assert parent.end_time - parent.start_time == pytest.approx(0.003, abs=1e-6)
+    assert tree.phases[0].failed is True
+    assert tree.handlers[1].exception_message == "declined"
+
+
+def test_old_and_new_format_read_alike() -> None:
+    """The same run written the old way and the new way reads back as the same tree."""
+    new = "\n".join(
+        line
+        for line in _OLD_TRACE.splitlines()
+        # the new format: no handler_called for calls that settled in place
+        if json.loads(line)["event"] != "handler_called"
+    )
+    trees = [read_runs(io.BytesIO(text.encode())) for text in (_OLD_TRACE, new + "\n")]
+    old_tree, new_tree = (next(iter(each)) for each in trees)
+    assert list(format_tree(old_tree)) == list(format_tree(new_tree))
+
+
+def test_old_format_lines_feed_capture_trace_helpers() -> None:
+    """The testing helpers' Trace reads old-format records' calls, too."""
+    with capture_trace() as trace:
+        trace.records.extend(_records(_OLD_TRACE))
+    assert [(call.handler_name, call.status) for call in trace.calls("a-1")] == [
+        ("shop.parent", "succeeded"),
+        ("shop.charge", "failed"),
+    ]
+
+
+# -- buffered writes ----------------------------------------------------------------------
+
+
+def test_records_are_written_when_the_run_ends() -> None:
+    """A run's debug records wait in the buffer until it ends; then they are all written."""
+    dispatcher, _ = _dispatcher()
+    pending: Deferred[None] = Deferred()
+    dispatcher.add_event_handler(lambda event: pending, "during", False)
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False):
+        runs = _fire(dispatcher, "a")
+        assert "run_created" not in sink.getvalue()
+        pending.callback(None)
+        assert _events(sink.getvalue(), runs[0].run_id)[-1] == "run_ended"
+
+
+def test_failures_are_written_at_once() -> None:
+    """A record above debug level is written at once, with the records before it."""
+    dispatcher, _ = _dispatcher()
+    pending: Deferred[None] = Deferred()
+    dispatcher.add_event_handler(boom, "before", False)
+    dispatcher.add_event_handler(lambda event: pending, "during", False)
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False):
+        _fire(dispatcher, "a")
+        events = _events(sink.getvalue())
+        pending.callback(None)
+    assert events[-1] == "handler_settled"
+    assert "run_created" in events
+
+
+def test_stop_writes_what_is_buffered(tmp_path: Path) -> None:
+    """stop() writes the records of a run still in flight before it closes the file."""
+    dispatcher, _ = _dispatcher()
+    dispatcher.add_event_handler(lambda event: Deferred(), "during", False)
+    path = tmp_path / "trace.jsonl"
+    handle = configure_tracing(path, forward=False)
+    _fire(dispatcher, "a")
+    handle.stop()
+    assert "handler_called" in _events(path.read_text(encoding="utf-8"))
+
+
+def test_records_of_a_run_in_flight_are_written_at_exit(tmp_path: Path) -> None:
+    """A process that exits with a run in flight, without stopping tracing, loses no record."""
+    path = tmp_path / "trace.jsonl"
+    script = f"""
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted_event_dispatcher import EventDispatcher
+from twisted_event_dispatcher.tracing import configure_tracing
+
+configure_tracing({str(path)!r}, forward=False)
+dispatcher = EventDispatcher(("kind",), reactor=Clock())
+dispatcher.start()
+dispatcher.add_event_handler(lambda event: Deferred(), "during", False)
+dispatcher.fire_event("a", kind="a")
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)  # noqa: S603
+    assert "handler_called" in _events(path.read_text(encoding="utf-8"))
+
+
+def test_a_sink_that_fails_never_breaks_a_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """When the sink cannot be written, runs go on, and standard error says so once."""
+
+    class Full(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    dispatcher, _ = _dispatcher()
+    dispatcher.add_event_handler(boom, "during", False)
+    with configure_tracing(Full(), forward=False):
+        runs = _fire(dispatcher, "a") + _fire(dispatcher, "a")
+    assert [run.status for run in runs] == ["completed", "completed"]
+    assert capsys.readouterr().err.count("cannot write the trace") == 1
+
+
+# -- sampling ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def draws(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The sampling draws, in order (each top-level run takes the next)."""
+    values: list[float] = []
+    monkeypatch.setattr(_configure, "_random", lambda: values.pop(0))
+    return values
+
+
+def _shop() -> tuple[EventDispatcher, list[Deferred[None]], Clock]:
+    dispatcher, clock = _dispatcher(handler_timeout=5.0)
+    pending: list[Deferred[None]] = []
+
+    def later(event: object) -> Deferred[None]:
+        d: Deferred[None] = Deferred()
+        pending.append(d)
+        return d
+
+    def parent(event: object) -> None:
+        dispatcher.fire_event("child", kind="child")
+
+    dispatcher.add_event_handler(ok, "during", False, kind="ok")
+    dispatcher.add_event_handler(boom, "during", False, kind="fails")
+    dispatcher.add_event_handler(veto, "during", False, kind="aborts")
+    dispatcher.add_event_handler(later, "during", False, kind="stalls")
+    dispatcher.add_event_handler(parent, "during", False, kind="parent")
+    dispatcher.add_event_handler(boom, "during", False, kind="child")
+    return dispatcher, pending, clock
+
+
+def _run_ids(text: str) -> set[str]:
+    return {record["run_id"] for record in _records(text) if "run_id" in record}
+
+
+def test_sample_rate_zero_keeps_only_runs_that_went_wrong(draws: list[float]) -> None:
+    """At sample_rate=0, completed runs are dropped; failed, aborted, timed-out ones kept whole."""
+    dispatcher, _, clock = _shop()
+    draws.extend([0.0] * 5)
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False, sample_rate=0.0):
+        dispatcher.add_event_handler(ok, "after", False, kind="never")
+        runs = {kind: _fire(dispatcher, kind)[0] for kind in ("ok", "fails", "aborts")}
+        stalled = _fire(dispatcher, "stalls")
+        clock.advance(5)
+    written = _run_ids(sink.getvalue())
+    assert runs["ok"].run_id not in written
+    assert {runs["fails"].run_id, runs["aborts"].run_id, stalled[0].run_id} <= written
+    for run_id in (runs["fails"].run_id, stalled[0].run_id):
+        events = _events(sink.getvalue(), run_id)
+        assert events[0] == "run_created"
+        assert events[-1] == "run_ended"
+    # Records of no run (registrations, the lifecycle) are not sampled.
+    assert "handler_registered" in _events(sink.getvalue())
+
+
+def test_a_run_tree_is_sampled_as_one(draws: list[float]) -> None:
+    """Child runs go with their top-level run: a failing child keeps its parent's records too."""
+    dispatcher, _, _ = _shop()
+    draws.extend([0.9])
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False, sample_rate=0.5):
+        (parent,) = _fire(dispatcher, "parent")
+    (tree,) = read_runs(io.BytesIO(sink.getvalue().encode()))
+    assert tree.run_id == parent.run_id
+    assert [child.status for child in tree.children] == ["completed"]
+    assert tree.children[0].handlers[0].status == "failed"
+    assert draws == []  # the child run drew nothing
+
+
+def test_sampled_runs_are_written_and_the_others_are_not(draws: list[float]) -> None:
+    """A completed top-level run is written when its draw falls below sample_rate."""
+    dispatcher, _, _ = _shop()
+    draws.extend([0.2, 0.7, 0.29])
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False, sample_rate=0.3):
+        runs = [_fire(dispatcher, "ok")[0] for _ in range(3)]
+    assert _run_ids(sink.getvalue()) == {runs[0].run_id, runs[2].run_id}
+
+
+def test_unfinished_unsampled_runs_are_written_on_stop(draws: list[float]) -> None:
+    """A run tree still held when tracing stops is written: a run that never ends is news."""
+    dispatcher, pending, _ = _shop()
+    draws.append(0.99)
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False, sample_rate=0.5):
+        _fire(dispatcher, "stalls")
+        assert "run_created" not in sink.getvalue()
+    assert "run_created" in _events(sink.getvalue())
+    assert pending
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.5, float("nan"), "1", True, None])
+def test_sample_rate_must_be_a_share(rate: object) -> None:
+    """sample_rate outside 0..1, or no number, is refused."""
+    with pytest.raises(ValueError, match="sample_rate"):
+        configure_tracing(io.StringIO(), sample_rate=rate)  # type: ignore[arg-type]
+
+
+# -- bounded values -------------------------------------------------------------------
+
+
+class Huge:
+    """An object whose repr is 100,000 characters long."""
+
+    def __repr__(self) -> str:
+        return "x" * 100_000
+
+
+def _longest_text(value: object) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return max((_longest_text(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return max((_longest_text(v) for v in value), default=0)
+    return 0
+
+
+def test_long_details_and_messages_are_cut_to_max_value_length() -> None:
+    """Detail reprs and exception messages longer than max_value_length are cut and marked."""
+    dispatcher, _ = _dispatcher()
+
+    def loud(event: object) -> None:
+        raise ValueError("y" * 50_000)
+
+    dispatcher.add_event_handler(loud, "during", False)
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False, max_value_length=100):
+        dispatcher.fire_event("a", kind=Huge())
+    records = _records(sink.getvalue())
+    created = next(r for r in records if r["event"] == "run_created")
+    assert created["details"]["kind"].startswith("x" * 100 + "… (")
+    failed = next(r for r in records if r["event"] == "handler_settled")
+    assert failed["exception_message"].startswith("y" * 100 + "… (49900 more characters)")
+    assert all(_longest_text(r) <= 100 + len("… (99999 more characters)") for r in records)
+
+
+def test_a_text_traceback_keeps_its_innermost_frame() -> None:
+    """A text traceback cut to max_value_length keeps its start and its end."""
+    dispatcher, _ = _dispatcher()
+    dispatcher.add_event_handler(boom, "during", False)
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False, tracebacks="text", max_value_length=200):
+        _fire(dispatcher, "a")
+    failed = next(r for r in _records(sink.getvalue()) if r["event"] == "handler_settled")
+    assert failed["exception"].startswith("Traceback")
+    assert failed["exception"].endswith("ValueError: boom")
+    assert "characters omitted" in failed["exception"]
+
+
+def test_the_default_bound_applies() -> None:
+    """Without max_value_length, values are cut at DEFAULT_MAX_VALUE_LENGTH characters."""
+    dispatcher, _ = _dispatcher()
+    dispatcher.add_event_handler(ok, "during", False)
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False):
+        dispatcher.fire_event("a", kind="z" * 5_000)
+    created = next(r for r in _records(sink.getvalue()) if r["event"] == "run_created")
+    limit = _configure.DEFAULT_MAX_VALUE_LENGTH
+    assert created["details"]["kind"][:limit] == "'" + "z" * (limit - 1)
+    assert created["details"]["kind"][limit:].startswith("… (")
+    assert len(created["details"]["kind"]) < limit + 40
+
+
+@pytest.mark.parametrize("length", [0, 15, 100.0, "100", True])
+def test_max_value_length_must_be_a_whole_number(length: object) -> None:
+    """max_value_length below 16, or no int, is refused."""
+    with pytest.raises(ValueError, match="max_value_length"):
+        configure_tracing(io.StringIO(), max_value_length=length)  # type: ignore[arg-type]
+
+
+class Hostile:
+    """A callable whose repr and str raise."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+    __str__ = __repr__
+
+    def __call__(self, event: object) -> None:
+        """Fail with an exception whose message cannot be taken."""
+        raise HostileError
+
+
+class HostileError(Exception):
+    """An exception whose message cannot be taken."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no message")
+
+
+def test_objects_whose_repr_raises_never_break_a_run() -> None:
+    """A handler, event, detail and exception whose repr and str raise are traced, the run ends."""
+    dispatcher, _ = _dispatcher()
+    handler = Hostile()
+    dispatcher.add_event_handler(handler, "during", False)
+    dispatcher.add_event_handler(ok, "after", False)
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False):
+        runs: list[EventRun] = []
+        dispatcher.fire_event(Hostile(), kind=Hostile()).addCallback(runs.append)
+    assert runs[0].status == "completed"
+    records = _records(sink.getvalue())
+    failed = next(r for r in records if r["event"] == "handler_settled" and r["level"] == "error")
+    assert failed["exception_message"].startswith("<unprintable")
+    created = next(r for r in records if r["event"] == "run_created")
+    assert created["details"]["kind"].startswith("<unrepresentable")
+    assert records[-1]["event"] == "run_ended"
+
+
+def test_values_json_cannot_take_are_written_as_bounded_reprs() -> None:
+    """A value no JSON encoder takes is written as its bounded repr, never raising."""
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False, max_value_length=50) as handle:
+        from twisted_event_dispatcher.tracing._logger import get_logger
+
+        get_logger().debug("custom", odd=Hostile(), big=Huge(), lone="\udc80", wide=2**70)
+        handle.flush()
+    (record,) = [r for r in _records(sink.getvalue()) if r["event"] == "custom"]
+    assert record["odd"].startswith("<unrepresentable")
+    assert record["big"].startswith("x" * 50 + "…")
+    assert record["wide"] == 2**70
+
+
+def test_the_standard_library_encoder_writes_the_same_records(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without orjson, the standard library's json writes records that read back the same."""
+    texts = []
+    for fallback in (False, True):
+        if fallback:
+            monkeypatch.setattr(_configure, "orjson", None)
+        dispatcher, _ = _dispatcher(run_id_prefix="same")
+        dispatcher.add_event_handler(ok, "during", False)
+        dispatcher.add_event_handler(boom, "after", False)
+        sink = io.StringIO()
+        with configure_tracing(sink, forward=False, clock=lambda: 1_772_366_400.25):
+            _fire(dispatcher, "a")
+        texts.append(sink.getvalue())
+    fast, slow = ([_strip(r) for r in _records(text)] for text in texts)
+    assert fast == slow
+    assert fast[0]["timestamp"] == "2026-03-01T12:00:00.250000Z"
+
+
+def _strip(record: dict[str, Any]) -> dict[str, Any]:
+    record.pop("exception", None)  # frames differ by line numbers only
+    return record
