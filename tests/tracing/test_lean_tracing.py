@@ -159,11 +159,11 @@ def test_capture_trace_lists_calls_of_either_shape() -> None:
     ]
 
 
-# -- reading traces written before 1.3 ---------------------------------------------------
+# -- reading traces written before 1.2 ---------------------------------------------------
 
 
 def _old(event: str, run_id: str, ms: float, level: str = "debug", **keys: Any) -> str:
-    """One record as configure_tracing wrote it before 1.3 (key order and logger key included)."""
+    """One record as configure_tracing wrote it before 1.2 (key order and logger key included)."""
     context: dict[str, Any] = {"run_id": run_id}
     if run_id == "a-2":
         context["parent_run_id"] = "a-1"
@@ -214,7 +214,7 @@ _OLD_TRACE = "".join(
 
 
 def test_old_format_lines_still_read() -> None:
-    """A trace written before 1.3 (handler_called before every call, logger keys) still reads."""
+    """A trace written before 1.2 (handler_called before every call, logger keys) still reads."""
     (tree,) = read_runs(io.BytesIO(_OLD_TRACE.encode()))
     assert [(h.handler_name, h.status, h.duration) for h in tree.handlers] == [
         ("shop.parent", "succeeded", 0.003),

@@ -16,6 +16,12 @@ lines to a file or stream, without touching that configuration::
     ...  # fire events
     tracing.stop()
 
+Records are buffered and written when their run tree ends (failures at
+once); with the ``tracing`` extra they are encoded by orjson.  Tracing every
+record costs a few times the untraced run, so it can stay on; ``sample_rate``
+keeps a share of the runs that went well and every run that did not, and
+``max_value_length`` bounds each value a record holds.
+
 :func:`read_runs` reads such a trace back, streaming, as :class:`TracedRun`
 trees, and :func:`format_tree` prints them (the ``tedtool trace``
 command does both).
@@ -49,6 +55,7 @@ application's processor chain with a small processor that emits them::
 from __future__ import annotations
 
 from twisted_event_dispatcher.tracing._configure import (
+    DEFAULT_MAX_VALUE_LENGTH,
     Tracebacks,
     TracingHandle,
     configure_tracing,
@@ -83,6 +90,7 @@ from twisted_event_dispatcher.tracing._tree import (
 
 __all__ = [
     "COMMON_KEYS",
+    "DEFAULT_MAX_VALUE_LENGTH",
     "DEFAULT_VALUE_LENGTH",
     "EVENTS",
     "LOGGER_NAME",

@@ -513,7 +513,7 @@ class TracingHandle:
         flight (or, when sampling, a run tree not ended) keeps the rest
         until then.  Tracing calls this at interpreter exit.
 
-        .. versionadded:: 1.3
+        .. versionadded:: 1.2
         """
         self._tracer.writer.flush()
 
@@ -635,7 +635,7 @@ def configure_tracing(
             *max_value_length* is below 16.
 
     .. versionadded:: 1.0
-    .. versionchanged:: 1.3
+    .. versionchanged:: 1.2
        Records are buffered; *sample_rate*, *max_value_length* and
        *clock*; orjson when installed.
     """

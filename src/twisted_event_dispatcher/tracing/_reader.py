@@ -438,7 +438,7 @@ class TraceReader:
     def _add_handler(run: TracedRun, phase: TracedPhase, handler: TracedHandler) -> None:
         """Add *handler* to *phase*, with the child runs it fired before its first record.
 
-        Since 1.3 a call's record follows the call (a call that settles in
+        Since 1.2 a call's record follows the call (a call that settles in
         place has only its ``handler_settled``), so the runs it fired come
         first, as orphans of *run*: they go under it now.
         """

@@ -74,7 +74,7 @@ _SPECS: Final = (
         "A handler's call returned a Deferred (or awaitable) that has not settled yet, or "
         "raised AbortRun: the call waits, and its handler_settled (or run_abort_requested) "
         "record follows; call counts the handler's calls so far, this one included.  A "
-        "call that settles in place has no handler_called record (before 1.3, every call "
+        "call that settles in place has no handler_called record (before 1.2, every call "
         "had one, written before the call).",
     ),
     RecordSpec(
