@@ -57,7 +57,8 @@ _BUFFERED_RECORDS: Final = 512
 """Records the write buffer holds before it is written out, whatever else happens."""
 _MAX_HELD: Final = 10_000
 """Records an unsampled run tree holds; past that the tree is written as if sampled."""
-_END_EVENTS: Final = frozenset({"run_ended", "run_dropped", "run_rejected"})
+_END_EVENTS: Final = frozenset({"run_ended", "run_dropped", "run_rejected", "run_abandoned"})
+"""Records after which a run writes no more (``run_abandoned``: a stop gave up on it)."""
 _NESTED_DEPTH: Final = 6
 
 _UTC: Final = dt.timezone.utc
@@ -187,15 +188,19 @@ class _Writer:
         lines = self.lines
         if not lines:
             return
+        # Taken and removed as one slice: a record another thread adds meanwhile
+        # stays for the next write.
+        count = len(lines)
+        taken = lines[:count]
+        del lines[:count]
         if self.encoder.binary:
-            data: bytes | str = b"\n".join(lines) + b"\n"  # type: ignore[arg-type]
+            data: bytes | str = b"\n".join(taken) + b"\n"  # type: ignore[arg-type]
             if not self._binary_sink:
                 data = data.decode("utf-8")  # type: ignore[union-attr]
         else:
-            data = "\n".join(lines) + "\n"  # type: ignore[arg-type]
+            data = "\n".join(taken) + "\n"  # type: ignore[arg-type]
             if self._binary_sink:
                 data = data.encode("utf-8")
-        lines.clear()
         if self.closed:
             return
         try:
