@@ -577,3 +577,31 @@ def test_the_standard_library_encoder_writes_the_same_records(
 def _strip(record: dict[str, Any]) -> dict[str, Any]:
     record.pop("exception", None)  # frames differ by line numbers only
     return record
+
+
+def test_tedtool_and_the_diagram_read_old_and_new_traces_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The trace and stats commands and the run diagram say the same of either format."""
+    from twisted_event_dispatcher import viz
+    from twisted_event_dispatcher._cli import main
+
+    old = tmp_path / "old.jsonl"
+    new = tmp_path / "new.jsonl"
+    old.write_text(_OLD_TRACE, encoding="utf-8")
+    new.write_text(
+        "".join(
+            line + "\n"
+            for line in _OLD_TRACE.splitlines()
+            if json.loads(line)["event"] != "handler_called"
+        ),
+        encoding="utf-8",
+    )
+    outputs = []
+    for path in (old, new):
+        assert main(["trace", str(path)]) == 0
+        assert main(["stats", str(path)]) == 0
+        (tree,) = read_runs(path)
+        outputs.append((capsys.readouterr().out, viz.run_trace(tree).source))
+    assert outputs[0] == outputs[1]
+    assert "shop.charge" in outputs[0][0]
