@@ -274,7 +274,8 @@ class Trace:
             key = (record.get("run_id"), record.get("handler_id"))
             status = record.get("status") if record["event"] == "handler_settled" else None
             if record["event"] == "handler_settled" and key in waiting:
-                calls[waiting.pop(key)] = calls[waiting[key]]._replace(status=status)
+                index = waiting.pop(key)
+                calls[index] = calls[index]._replace(status=status)
                 continue
             if record["event"] == "handler_called":
                 waiting[key] = len(calls)
