@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -605,3 +606,114 @@ def test_tedtool_and_the_diagram_read_old_and_new_traces_alike(
         outputs.append((capsys.readouterr().out, viz.run_trace(tree).source))
     assert outputs[0] == outputs[1]
     assert "shop.charge" in outputs[0][0]
+
+
+class Text(str):
+    """A str subclass, written as its plain text."""
+
+    __slots__ = ()
+
+
+def test_nested_and_subclassed_values_are_bounded_too() -> None:
+    """Strings inside nested values and str subclasses are cut; nesting is cut at depth six."""
+    from twisted_event_dispatcher.tracing._logger import get_logger
+
+    sink = io.StringIO()
+    deep: Any = "bottom"
+    for _ in range(10):
+        deep = [deep]
+    with configure_tracing(sink, forward=False, max_value_length=20):
+        get_logger().debug("custom", nested={"k": ["v" * 100]}, sub=Text("s" * 100), deep=deep)
+    (record,) = [r for r in _records(sink.getvalue()) if r["event"] == "custom"]
+    assert record["nested"]["k"][0].startswith("v" * 20 + "…")
+    assert record["sub"].startswith("s" * 20 + "…")
+    assert "bottom" not in json.dumps(record["deep"])
+
+
+def test_a_full_buffer_is_written_before_the_run_ends() -> None:
+    """A run of more records than the buffer holds has the first ones written while it runs."""
+    from twisted_event_dispatcher.tracing._logger import get_logger
+
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False):
+        log = get_logger().bind(run_id="big-1")
+        for number in range(_configure._BUFFERED_RECORDS):
+            log.debug("custom", number=number)
+        assert len(sink.getvalue().splitlines()) == _configure._BUFFERED_RECORDS
+        log.debug("run_ended", status="completed")
+        log.debug("run_ended", status="completed")  # a second end record changes nothing
+
+
+def test_records_odd_for_orjson_take_the_standard_library_in_a_run() -> None:
+    """A run's record orjson refuses (a lone surrogate) is written by the standard library."""
+    from twisted_event_dispatcher.tracing._logger import get_logger
+
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False):
+        get_logger().bind(run_id="odd-1").debug("custom", lone="\udc80", wide=2**70)
+    (record,) = [r for r in _records(sink.getvalue()) if r["event"] == "custom"]
+    assert (record["lone"], record["wide"]) == ("\udc80", 2**70)
+
+
+def test_a_huge_unsampled_tree_is_written(draws: list[float]) -> None:
+    """An unsampled run tree that holds more than its share of records is written after all."""
+    from twisted_event_dispatcher.tracing._logger import get_logger
+
+    draws.append(0.99)
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False, sample_rate=0.5):
+        log = get_logger().bind(run_id="huge-1")
+        for number in range(_configure._MAX_HELD + 1):
+            log.debug("custom", number=number)
+        log.debug("run_ended", status="completed")
+    assert len(sink.getvalue().splitlines()) == _configure._MAX_HELD + 2
+
+
+def test_the_standard_library_writes_to_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without orjson, a trace file is written all the same; after stop, records are dropped."""
+    monkeypatch.setattr(_configure, "orjson", None)
+    dispatcher, _ = _dispatcher()
+    dispatcher.add_event_handler(ok, "during", False)
+    path = tmp_path / "trace.jsonl"
+    with configure_tracing(path, forward=False):
+        from twisted_event_dispatcher.tracing._logger import get_logger
+
+        log = get_logger().bind(run_id="late-1")
+        _fire(dispatcher, "a")
+    log.debug("custom")  # a run that outlives tracing: its file is closed
+    assert "custom" not in _events(path.read_text(encoding="utf-8"))
+    assert "run_ended" in _events(path.read_text(encoding="utf-8"))
+
+
+def test_levels_exceptions_and_filtering() -> None:
+    """exception() writes the traceback at error level; critical is written; info filtered out."""
+    from twisted_event_dispatcher.tracing._logger import get_logger
+
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False, level=logging.WARNING):
+        log = get_logger()
+        log.info("quiet")
+        log.critical("loud")
+        try:
+            boom(None)
+        except ValueError:
+            log.exception("caught")
+    records = {r["event"]: r for r in _records(sink.getvalue())}
+    assert "quiet" not in records
+    assert records["loud"]["level"] == "critical"
+    assert records["caught"]["level"] == "error"
+    assert records["caught"]["exception"][0]["exc_value"] == "boom"
+
+
+def test_a_traceback_that_cannot_be_rendered_leaves_the_record() -> None:
+    """When the traceback renderer fails, the record is written without it."""
+    from twisted_event_dispatcher.tracing._logger import get_logger
+
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False):
+        get_logger().error("broken", exc_info=("not", "an", "exc_info"))
+    (record,) = [r for r in _records(sink.getvalue()) if r["event"] == "broken"]
+    assert "exception" not in record
+    assert "exc_info" not in record
