@@ -402,6 +402,9 @@ class EventDispatcher:
         self._ordering: Final = ordering
         self._when_stopped: Final = when_stopped
         self._on_handler_error: Final = on_handler_error
+        self._pauses = 0
+        self._held: Final[deque[RunCore]] = deque()
+        """Top-level runs fired while paused, in fire order; released by resume()."""
 
     def __repr__(self) -> str:
         state = "running" if self.running else "not running"
@@ -708,6 +711,8 @@ class EventDispatcher:
         """
         details, matches = self._match(event_details)
         run = self._host.new_run(event, details, matches, None)
+        if self._pauses and self._hold(run):
+            return run.deferred
         self._lifecycle.submit(run)
         self._host.pump()
         return run.deferred
@@ -741,6 +746,8 @@ class EventDispatcher:
         _check_origin(origin)
         details, matches = self._match(event_details)
         run = self._host.new_run(event, details, matches, origin)
+        if self._pauses and self._hold(run):
+            return run.deferred
         self._lifecycle.submit(run)
         self._host.pump()
         return run.deferred
@@ -754,6 +761,93 @@ class EventDispatcher:
             # naming what is wrong (as it does for a plain bad key or value).
             details = _plain_keys(details)
             return details, self._registry.match(details)
+
+    # -- pausing ----------------------------------------------------------------------
+
+    @property
+    def is_paused(self) -> bool:
+        """True between :meth:`pause` and the :meth:`resume` that balances it.
+
+        .. versionadded:: 1.2
+        """
+        return self._pauses > 0
+
+    @in_reactor_thread
+    def pause(self) -> None:
+        """Hold every top-level run fired from now on until :meth:`resume`.
+
+        A held run is not dropped: :meth:`fire_event` returns its Deferred at
+        once, and the run waits, in fire order, for the :meth:`resume` that
+        balances this call; pauses nest, each :meth:`pause` needing its own
+        :meth:`resume`.  Runs that began before the pause go on, and so do
+        the child runs their handlers fire: only top-level runs are held.
+        :meth:`stop` releases the held runs first (see there).  A held run
+        counts against ``max_queued``; cancelling its Deferred ends it as
+        ``cancelled`` without calling any handler.
+
+        .. versionadded:: 1.2
+        """
+        self._pauses += 1
+        get_logger().debug("dispatcher_paused", depth=self._pauses)
+
+    @in_reactor_thread
+    def resume(self) -> None:
+        """Balance one :meth:`pause`; after the last, release the held runs in fire order.
+
+        The released runs are submitted as if they had been fired at that
+        moment: one at a time (``ordering="serial"``) or all at once
+        (``"concurrent"``), and, were the dispatcher not running then, as
+        ``when_stopped`` says.  A run is matched again against the handlers
+        registered when its turn comes, if they changed since it was fired.
+
+        Raises:
+            RuntimeError: The dispatcher is not paused.
+
+        .. versionadded:: 1.2
+        """
+        if not self._pauses:
+            raise RuntimeError("resume() called on a dispatcher that is not paused")
+        self._pauses -= 1
+        get_logger().debug("dispatcher_resumed", depth=self._pauses, held=len(self._held))
+        if not self._pauses:
+            self._release()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Pause the dispatcher for the ``with`` block: :meth:`pause`, then :meth:`resume`.
+
+        The runs fired inside the block are released, in fire order, when it
+        exits, however it exits (by an exception too), unless an enclosing
+        pause is still in force.
+
+        .. versionadded:: 1.2
+        """
+        self.pause()
+        try:
+            yield
+        finally:
+            self.resume()
+
+    def _hold(self, run: RunCore) -> bool:
+        """Hold *run* while paused, unless it is a child of a run in flight; say if it was."""
+        core = self._lifecycle_core
+        if run.parent is not None and run.parent[0] in core.in_flight:
+            return False  # part of a run under way: it begins at once
+        held = self._held
+        limit = core.max_queued
+        if limit is not None and core.waiting() + _count_unended(held) >= limit:
+            self._host.queue_full(run, limit)
+            return True
+        held.append(run)
+        run.log.debug("run_queued", position=len(held), reason="paused")
+        return True
+
+    def _release(self) -> None:
+        held = [run for run in self._held if run.status is None]
+        self._held.clear()
+        for run in held:
+            self._lifecycle.submit(run)
+        self._host.pump()
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -784,6 +878,13 @@ class EventDispatcher:
         fired from inside a run still in flight does: it is part of that
         run's work).
 
+        Runs held by a :meth:`pause` are not lost: ``stop()`` first releases
+        them, in fire order, as :meth:`resume` would, so they are accepted
+        before the stop and the returned Deferred waits for them too (a
+        stopped dispatcher meets them with its ``when_stopped``).  The pause
+        itself stays in force: runs fired afterwards are held again until it
+        is resumed.
+
         Args:
             timeout: Seconds, on the dispatcher's reactor clock, to wait for
                 the runs to end; None to wait as long as they take.  When it
@@ -803,8 +904,12 @@ class EventDispatcher:
 
         .. versionchanged:: 1.1
            Added *timeout*.
+        .. versionchanged:: 1.2
+           Releases the runs held by :meth:`pause`.
         """
         seconds = _positive_seconds("timeout", timeout)
+        if self._held:
+            self._release()
         waiter: Deferred[None] = Deferred()
         self._lifecycle.stop(waiter)
         self._host.pump()
@@ -823,7 +928,7 @@ class EventDispatcher:
 
         The runs under way come first, in the order they began (a child after
         its parent), then those waiting: for their serial turn, then for
-        :meth:`start` (``when_stopped="queue"``).
+        :meth:`start` (``when_stopped="queue"``), then for :meth:`resume`.
 
         .. versionadded:: 1.1
         """
@@ -831,9 +936,13 @@ class EventDispatcher:
         now = self._host.clock.seconds()
         return [
             _in_flight(run, now)
-            for run in itertools.chain(core.in_flight, core.backlog, core.parked)
+            for run in itertools.chain(core.in_flight, core.backlog, core.parked, self._held)
             if run.status is None
         ]
+
+
+def _count_unended(runs: Iterable[RunCore]) -> int:
+    return sum(run.status is None for run in runs)
 
 
 def _result_now(deferred: Deferred[_T]) -> _T:
