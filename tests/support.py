@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -10,10 +12,23 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_event_dispatcher import EventDispatcher, EventRun, HandlerId
+from twisted_event_dispatcher import (
+    EventDispatcher,
+    EventRun,
+    HandlerCollectedWarning,
+    HandlerId,
+)
 from twisted_event_dispatcher.testing import dispatcher_on_clock, result_of
 
-__all__ = ["Recorder", "TestCase", "add", "fire", "result_of", "started"]
+__all__ = [
+    "Recorder",
+    "TestCase",
+    "add",
+    "collected_warnings",
+    "fire",
+    "result_of",
+    "started",
+]
 
 
 def started(*keywords: str, **options: Any) -> tuple[EventDispatcher, Clock]:
@@ -80,6 +95,16 @@ def add(
 def fire(dispatcher: EventDispatcher, event: Any = "event", **details: Any) -> Deferred[EventRun]:
     """Fire *event* and return the run's Deferred."""
     return dispatcher.fire_event(event, **details)
+
+
+@contextlib.contextmanager
+def collected_warnings(*, expected: bool) -> Iterator[None]:
+    """Assert that the block issues one HandlerCollectedWarning if *expected*, else none."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    got = [warning.category for warning in caught]
+    assert got == ([HandlerCollectedWarning] if expected else []), got
 
 
 class TestCase(SynchronousTestCase):

@@ -12,6 +12,7 @@ from importlib.metadata import version as _version
 from twisted_event_dispatcher.exceptions import (
     AbortRun,
     DispatcherNotRunning,
+    HandlerCollectedWarning,
     HandlerTimedOut,
     QueueFull,
     UnknownHandlerError,
@@ -42,6 +43,7 @@ __all__ = [
     "DispatcherService",
     "EventDispatcher",
     "EventRun",
+    "HandlerCollectedWarning",
     "HandlerId",
     "HandlerOutcome",
     "HandlerRegistration",

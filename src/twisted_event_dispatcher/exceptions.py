@@ -13,6 +13,7 @@ from twisted.internet.defer import TimeoutError as _DeferredTimeoutError
 __all__ = [
     "AbortRun",
     "DispatcherNotRunning",
+    "HandlerCollectedWarning",
     "HandlerTimedOut",
     "QueueFull",
     "UnknownHandlerError",
@@ -38,6 +39,26 @@ class AbortRun(Exception):
         super().__init__(reason)
         self.reason: str = str(reason)
         """Why the run is aborted."""
+
+
+class HandlerCollectedWarning(ResourceWarning):
+    """A weakly held handler was collected before it was ever called.
+
+    Handlers are held by weak references unless registered with
+    ``use_weakref=False``: an inline ``lambda`` or :func:`functools.partial`
+    that nothing else references is collected as soon as
+    ``add_event_handler`` returns, and silently never runs.  The dispatcher
+    then issues this warning through :mod:`warnings` (besides its
+    ``weak_handler_collected_before_first_call`` log record) at the next
+    call that notices it (:meth:`~twisted_event_dispatcher.EventDispatcher.fire_event`,
+    ``add_event_handler``, ``remove_event_handler``, ``handlers`` or
+    ``matching_handlers``), pointing at the caller's line.  Python ignores
+    :class:`ResourceWarning` by default; pytest shows it, and under
+    ``pytest -W error`` (or ``filterwarnings = ["error"]``) it is raised
+    from that call, so a test catches the trap.
+
+    .. versionadded:: 1.2
+    """
 
 
 class UnknownHandlerError(KeyError):

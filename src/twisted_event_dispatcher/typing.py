@@ -6,12 +6,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Literal, NewType, TypeAlias
+from typing import Any, Concatenate, Literal, NewType, ParamSpec, Protocol, TypeAlias
 
 from twisted.internet.defer import Deferred
+from typing_extensions import TypeVar
 
 __all__ = [
+    "EventT",
     "Handler",
+    "HandlerDecorator",
     "HandlerId",
     "HandlerResult",
     "MatchValue",
@@ -37,8 +40,43 @@ for Deferreds.  What they await must be Deferreds, as in any coroutine Twisted
 runs.
 """
 
-Handler: TypeAlias = Callable[[Any], Any]
-"""A handler: called with the fired event, returns a :data:`HandlerResult`."""
+EventT = TypeVar("EventT", default=Any)
+"""The type of the events a dispatcher fires: ``EventDispatcher[UserEvent]``.
+
+Unparameterised, a dispatcher (and an :class:`~twisted_event_dispatcher.EventRun`)
+fires events of any type, as before.
+
+.. versionadded:: 1.2
+"""
+
+Handler: TypeAlias = Callable[[EventT], Any]
+"""A handler: called with the fired event, returns a :data:`HandlerResult`.
+
+``Handler[UserEvent]`` takes a ``UserEvent``; plain ``Handler`` takes anything.
+
+.. versionchanged:: 1.2
+   Generic in the event type.
+"""
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+class HandlerDecorator(Protocol[EventT]):
+    """What :meth:`~twisted_event_dispatcher.EventDispatcher.handler` returns.
+
+    It takes a function whose first parameter accepts the dispatcher's event
+    type and returns it unchanged, so a type checker flags a handler of the
+    wrong event type where it is decorated.
+
+    .. versionadded:: 1.2
+    """
+
+    def __call__(
+        self, fn: Callable[Concatenate[EventT, _P], _R], /
+    ) -> Callable[Concatenate[EventT, _P], _R]:
+        """Register *fn* and return it unchanged."""
+
 
 MatchValue: TypeAlias = Hashable
 """A value in a match spec or in an event's details: anything hashable."""

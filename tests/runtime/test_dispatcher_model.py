@@ -27,6 +27,7 @@ from twisted.python.failure import Failure
 from zope.interface import provider
 
 from strategies import KEYWORDS, HandlerPlan, details_dicts, handler_plans, phase_lists
+from support import collected_warnings
 from twisted_event_dispatcher import (
     DispatcherNotRunning,
     EventDispatcher,
@@ -422,10 +423,16 @@ class DispatcherMachine(RuleBasedStateMachine):
         )
 
     def _collect(self, handler_id: HandlerId) -> None:
-        owner = weakref.ref(self.weak_owners.pop(handler_id))
-        if owner() is not None:  # reference counting frees it at once; this is a backstop
-            gc.collect()
-        assert owner() is None
+        # The next call on the dispatcher warns about a registered handler never called.
+        unused = handler_id in self.m.handlers and all(
+            called != handler_id for called, _ in self.calls
+        )
+        with collected_warnings(expected=unused):
+            owner = weakref.ref(self.weak_owners.pop(handler_id))
+            if owner() is not None:  # reference counting frees it at once; this is a backstop
+                gc.collect()
+            assert owner() is None
+            self.dispatcher.handlers()
         self.m.remove(handler_id)
 
     # Few rules, each with several operations: hypothesis switches whole rules off

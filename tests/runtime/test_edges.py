@@ -111,7 +111,7 @@ def test_unhashable_phase() -> None:
     """An unhashable phase raises ValueError naming it and the phases."""
     dispatcher, _ = dispatcher_on_clock(())
     with pytest.raises(ValueError, match=r"unknown phase \['before'\]; this dispatcher's phases"):
-        dispatcher.add_event_handler(Widget().on_event, ["before"])  # type: ignore[arg-type]
+        dispatcher.add_event_handler(Widget().on_event, ["before"])  # type: ignore[call-overload]
 
 
 def test_repeated_non_constant_details_still_match() -> None:

@@ -496,7 +496,7 @@ class ValidationTests(TestCase):
         self.successResultOf(fire(dispatcher))
         assert proxy.calls == 1
         with pytest.raises(TypeError, match="unrepresentable"):
-            dispatcher.add_event_handler(Unrepresentable(), "during")  # type: ignore[arg-type]
+            dispatcher.add_event_handler(Unrepresentable(), "during")  # type: ignore[call-overload]
 
     def test_phases_and_keywords(self) -> None:
         """A phase or keyword whose hash or eq raises is refused as unknown."""

@@ -23,6 +23,7 @@ from strategies import (
     match_specs,
     phase_lists,
 )
+from support import collected_warnings
 from twisted_event_dispatcher import EventDispatcher, EventRun, HandlerId, UnknownHandlerError
 
 _T = TypeVar("_T")
@@ -130,9 +131,15 @@ class _Harness:
             assert _failure(deferred).check(UnknownHandlerError) is not None
 
     def collect(self, hid: HandlerId) -> None:
-        """Drop the last strong reference to a weak handler's owner."""
-        del self.owners[hid]
-        gc.collect()
+        """Drop the last strong reference to a weak handler's owner.
+
+        The next call on the dispatcher warns if the handler was never called.
+        """
+        never_called = all(called != hid for called, _ in self.calls)
+        with collected_warnings(expected=never_called):
+            del self.owners[hid]
+            gc.collect()
+            self.dispatcher.handlers()
         del self.model.registered[hid]
 
     def check_matching(self, details: Mapping[str, Any]) -> None:

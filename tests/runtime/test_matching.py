@@ -127,7 +127,7 @@ class TestBadInput:
         """Registering something that is not callable raises TypeError naming it."""
         dispatcher, _ = started()
         with pytest.raises(TypeError, match=r"listen_fn must be callable; got 42 \(int\)"):
-            dispatcher.add_event_handler(42, "during")  # type: ignore[arg-type]
+            dispatcher.add_event_handler(42, "during")  # type: ignore[call-overload]
 
     def test_unhashable_spec_value(self) -> None:
         """An unhashable match spec value raises TypeError naming the key."""
@@ -153,10 +153,10 @@ class TestBadInput:
         """A max_calls that is not a whole number raises TypeError."""
         dispatcher, _ = started()
         with pytest.raises(TypeError, match="max_calls must be a whole number"):
-            dispatcher.add_event_handler(
+            dispatcher.add_event_handler(  # type: ignore[call-overload]
                 Recorder().sync("h"),
                 "during",
-                max_calls=bad,  # type: ignore[arg-type]
+                max_calls=bad,
             )
 
     @pytest.mark.parametrize("bad", [0, -1.0, float("inf"), float("nan")])
@@ -170,20 +170,20 @@ class TestBadInput:
         """A timeout that is not a number raises TypeError."""
         dispatcher, _ = started()
         with pytest.raises(TypeError, match="timeout must be a number of seconds"):
-            dispatcher.add_event_handler(
+            dispatcher.add_event_handler(  # type: ignore[call-overload]
                 Recorder().sync("h"),
                 "during",
-                timeout="5",  # type: ignore[arg-type]
+                timeout="5",
             )
 
     def test_use_weakref_not_a_bool(self) -> None:
         """A use_weakref that is not a bool raises TypeError (a phase passed in its place)."""
         dispatcher, _ = started()
         with pytest.raises(TypeError, match="use_weakref must be True or False; got 'after'"):
-            dispatcher.add_event_handler(
+            dispatcher.add_event_handler(  # type: ignore[call-overload]
                 Recorder().sync("h"),
                 "during",
-                "after",  # type: ignore[arg-type]
+                "after",
             )
 
 

@@ -100,4 +100,4 @@ class PassDetailsTests(TestCase):
         """pass_details other than True or False is refused with a TypeError naming it."""
         dispatcher, _ = started()
         with pytest.raises(TypeError, match="pass_details must be True or False; got 1"):
-            dispatcher.add_event_handler(Recorder().sync("x"), "during", pass_details=1)  # type: ignore[arg-type]
+            dispatcher.add_event_handler(Recorder().sync("x"), "during", pass_details=1)  # type: ignore[call-overload]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import warnings
 import weakref
 from typing import Any
 
@@ -12,6 +13,7 @@ import structlog
 from twisted.internet.defer import Deferred
 
 from support import TestCase, add, fire, result_of, started
+from twisted_event_dispatcher import HandlerCollectedWarning
 
 
 class Owner:
@@ -100,12 +102,18 @@ class WeakReferenceTests(TestCase):
         with structlog.testing.capture_logs() as logs:
             add(dispatcher, lambda event: None, "during")
             gc.collect()
-            run = self.successResultOf(fire(dispatcher))
+            with pytest.warns(
+                HandlerCollectedWarning, match=r"<lambda> .*use_weakref=False"
+            ) as caught:
+                fired = dispatcher.fire_event("event")
+        run = self.successResultOf(fired)
         assert run.outcomes == []
         [warning] = [e for e in logs if e["log_level"] == "warning"]
         assert warning["event"] == "weak_handler_collected_before_first_call"
         assert "<lambda>" in warning["handler_name"]
         assert "use_weakref=False" in warning["hint"]
+        [issued] = caught.list
+        assert issued.filename == __file__  # it names the line that fired
 
     def test_partial_trap_is_reported(self) -> None:
         """An inline functools.partial is the same trap, and is named in the warning."""
@@ -113,9 +121,41 @@ class WeakReferenceTests(TestCase):
         with structlog.testing.capture_logs() as logs:
             add(dispatcher, functools.partial(print, "x"), "during")
             gc.collect()
-            dispatcher.handlers()
+            with pytest.warns(HandlerCollectedWarning, match=r"functools\.partial\(print\)"):
+                dispatcher.handlers()
         [warning] = [e for e in logs if e["log_level"] == "warning"]
         assert warning["handler_name"] == "functools.partial(print)"
+
+    def test_warning_as_error_is_raised_by_the_call_and_leaves_the_dispatcher_whole(
+        self,
+    ) -> None:
+        """Under an "error" filter the warning is raised by fire_event, once; firing works on."""
+        dispatcher, _ = started()
+        owner = Owner()
+        add(dispatcher, owner.on_event, "during")
+        with structlog.testing.capture_logs():
+            add(dispatcher, lambda event: None, "during")
+            gc.collect()
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", HandlerCollectedWarning)
+                with pytest.raises(HandlerCollectedWarning, match="<lambda>"):
+                    fire(dispatcher, 1)
+                self.successResultOf(fire(dispatcher, 2))
+        assert owner.events == [2]
+        assert len(dispatcher.handlers()) == 1
+
+    def test_no_warning_once_called(self) -> None:
+        """A weak handler collected after its first call is removed without a warning."""
+        dispatcher, _ = started()
+        owner = Owner()
+        add(dispatcher, owner.on_event, "during")
+        self.successResultOf(fire(dispatcher))
+        del owner
+        gc.collect()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            self.successResultOf(fire(dispatcher))
+            assert dispatcher.handlers() == []
 
     def test_strong_reference_keeps_handler(self) -> None:
         """use_weakref=False keeps an inline lambda alive until removed."""
@@ -187,7 +227,8 @@ class WeakReferenceTests(TestCase):
         gate.callback(None)
         run = result_of(d)
         assert [o.phase for o in run.outcomes] == ["before"]
-        assert len(dispatcher.handlers()) == 1
+        with pytest.warns(HandlerCollectedWarning, match="Owner.on_event"):
+            assert len(dispatcher.handlers()) == 1
 
     def test_remove_after_collection(self) -> None:
         """Removing a handler whose referent was collected fails with UnknownHandlerError."""
@@ -198,4 +239,6 @@ class WeakReferenceTests(TestCase):
         handler_id = add(dispatcher, owner.on_event, "during")
         del owner
         gc.collect()
-        self.failureResultOf(dispatcher.remove_event_handler(handler_id), UnknownHandlerError)
+        with pytest.warns(HandlerCollectedWarning, match="Owner.on_event"):
+            removed = dispatcher.remove_event_handler(handler_id)
+        self.failureResultOf(removed, UnknownHandlerError)

@@ -9,11 +9,24 @@ import itertools
 import math
 import operator
 import secrets
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from numbers import Real
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Final,
+    Generic,
+    Literal,
+    ParamSpec,
+    TypeVar,
+    cast,
+    final,
+    overload,
+)
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
@@ -22,6 +35,7 @@ from zope.interface import implementer
 from twisted_event_dispatcher._safe import safe_repr, safe_str, type_name
 from twisted_event_dispatcher.exceptions import (
     DispatcherNotRunning,
+    HandlerCollectedWarning,
     QueueFull,
     UnknownHandlerError,
 )
@@ -37,6 +51,7 @@ from twisted_event_dispatcher.runtime._registry import (
 )
 from twisted_event_dispatcher.runtime._threads import in_reactor_thread
 from twisted_event_dispatcher.tracing._logger import get_logger, is_debug_enabled
+from twisted_event_dispatcher.typing import EventT
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -45,7 +60,7 @@ if TYPE_CHECKING:
     from twisted_event_dispatcher.runtime._observe import RunObserver
     from twisted_event_dispatcher.runtime._records import EventRun, HandlerRegistration
     from twisted_event_dispatcher.typing import (
-        Handler,
+        HandlerDecorator,
         HandlerId,
         OnHandlerError,
         Ordering,
@@ -66,7 +81,8 @@ deep the chain, as Twisted's own Deferred chaining does.
 """
 
 _T = TypeVar("_T")
-_F = TypeVar("_F", bound="Callable[..., Any]")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def _details_of_current_call() -> dict[str, Any]:
@@ -291,8 +307,14 @@ def _plain_keys(details: dict[str, Any]) -> dict[str, Any]:
 
 @final
 @implementer(IEventDispatcher, IBackgroundUtility)
-class EventDispatcher:
+class EventDispatcher(Generic[EventT]):
     """Calls matching handlers for each fired event, phase by phase.
+
+    It is generic in the type of its events: annotated as
+    ``EventDispatcher[UserEvent]``, a type checker flags a handler that
+    does not accept a ``UserEvent`` and a ``fire_event`` of something else,
+    and the runs it gives are ``EventRun[UserEvent]``.  Unparameterised, it
+    fires events of any type.
 
     Args:
         allowed_match_spec_keywords: The keywords that match specs and event
@@ -345,7 +367,7 @@ class EventDispatcher:
 
     .. versionadded:: 1.0
     .. versionchanged:: 1.2
-       Added *always*.
+       Added *always*; generic in the event type.
     """
 
     def __init__(
@@ -483,11 +505,45 @@ class EventDispatcher:
 
     # -- handlers ---------------------------------------------------------------------
 
+    @overload
+    def add_event_handler(
+        self,
+        /,
+        listen_fn: Callable[[EventT], object],
+        phase: str,
+        use_weakref: bool = True,
+        *,
+        max_calls: int | None = None,
+        timeout: float | None = None,
+        priority: int = 0,
+        before: HandlerId | Iterable[HandlerId] | None = None,
+        after: HandlerId | Iterable[HandlerId] | None = None,
+        pass_details: Literal[False] = False,
+        **match_spec: Any,
+    ) -> Deferred[HandlerId]: ...
+
+    @overload
+    def add_event_handler(
+        self,
+        /,
+        listen_fn: Callable[Concatenate[EventT, ...], object],
+        phase: str,
+        use_weakref: bool = True,
+        *,
+        max_calls: int | None = None,
+        timeout: float | None = None,
+        priority: int = 0,
+        before: HandlerId | Iterable[HandlerId] | None = None,
+        after: HandlerId | Iterable[HandlerId] | None = None,
+        pass_details: bool,
+        **match_spec: Any,
+    ) -> Deferred[HandlerId]: ...
+
     @in_reactor_thread
     def add_event_handler(
         self,
         /,
-        listen_fn: Handler,
+        listen_fn: Callable[..., object],
         phase: str,
         use_weakref: bool = True,
         *,
@@ -545,6 +601,7 @@ class EventDispatcher:
         .. versionchanged:: 1.2
            Added *priority*, *before*, *after* and *pass_details*.
         """
+        self._warn_collected()
         if not callable(listen_fn):
             raise TypeError(
                 f"listen_fn must be callable; got {safe_repr(listen_fn)} ({type_name(listen_fn)})"
@@ -569,7 +626,7 @@ class EventDispatcher:
 
     def handler(
         self, /, phase: str, use_weakref: bool = True, **options: Any
-    ) -> Callable[[_F], _F]:
+    ) -> HandlerDecorator[EventT]:
         """Register the decorated function, as :meth:`add_event_handler` would, and return it.
 
         The function is returned unchanged, so it can still be called (and
@@ -592,7 +649,9 @@ class EventDispatcher:
         .. versionadded:: 1.2
         """
 
-        def register(fn: _F) -> _F:
+        def register(
+            fn: Callable[Concatenate[EventT, _P], _R],
+        ) -> Callable[Concatenate[EventT, _P], _R]:
             _refuse_class_body_method(fn)
             handler_id = _result_now(self.add_event_handler(fn, phase, use_weakref, **options))
             with contextlib.suppress(AttributeError, TypeError):
@@ -603,7 +662,12 @@ class EventDispatcher:
 
     @contextlib.contextmanager
     def handling(
-        self, /, listen_fn: Handler, phase: str, use_weakref: bool = True, **options: Any
+        self,
+        /,
+        listen_fn: Callable[[EventT], object] | Callable[Concatenate[EventT, ...], object],
+        phase: str,
+        use_weakref: bool = True,
+        **options: Any,
     ) -> Iterator[HandlerId]:
         """Register *listen_fn* for the ``with`` block, giving its id; remove it on exit.
 
@@ -639,6 +703,7 @@ class EventDispatcher:
             handler is registered under that id.  Ids are ints and compare
             by type as well as value: ``True`` (equal to ``1``) is no id.
         """
+        self._warn_collected()
         try:
             self._registry.remove(handler_id)
         except UnknownHandlerError as error:
@@ -656,6 +721,7 @@ class EventDispatcher:
            In phase order, then call order (it was registration order; the
            two agree within a phase that uses no priorities or constraints).
         """
+        self._warn_collected()
         return self._registry.snapshots()
 
     @in_reactor_thread
@@ -669,6 +735,7 @@ class EventDispatcher:
             TypeError: A value is not hashable, or comparing it with the values
                 of the registered match specs raised.
         """
+        self._warn_collected()
         _, matches = self._match(event_details)
         return {
             phase: [reg.snapshot() for reg in regs]
@@ -678,7 +745,7 @@ class EventDispatcher:
     # -- firing -----------------------------------------------------------------------
 
     @in_reactor_thread
-    def fire_event(self, /, event: Any, **event_details: Any) -> Deferred[EventRun]:
+    def fire_event(self, /, event: EventT, **event_details: Any) -> Deferred[EventRun[EventT]]:
         """Call every handler whose match spec *event_details* satisfy, phase by phase.
 
         Each phase's handlers are called in their call order (priority,
@@ -710,6 +777,8 @@ class EventDispatcher:
                 it with the values of the registered match specs raised.
         """
         details, matches = self._match(event_details)
+        if self._registry.unwarned:  # matching purged a handler collected unused
+            self._warn_collected()
         run = self._host.new_run(event, details, matches, None)
         if self._pauses and self._hold(run):
             return run.deferred
@@ -719,8 +788,8 @@ class EventDispatcher:
 
     @in_reactor_thread
     def fire_event_from(
-        self, origin: RunOrigin, /, event: Any, **event_details: Any
-    ) -> Deferred[EventRun]:
+        self, origin: RunOrigin, /, event: EventT, **event_details: Any
+    ) -> Deferred[EventRun[EventT]]:
         """Fire *event* on behalf of another process, as :meth:`fire_event` does.
 
         The run is a top-level run here, but its :attr:`EventRun.origin` is
@@ -745,12 +814,37 @@ class EventDispatcher:
             raise TypeError(f"origin must be a RunOrigin; got {type_name(origin)} instance")
         _check_origin(origin)
         details, matches = self._match(event_details)
+        if self._registry.unwarned:
+            self._warn_collected()
         run = self._host.new_run(event, details, matches, origin)
         if self._pauses and self._hold(run):
             return run.deferred
         self._lifecycle.submit(run)
         self._host.pump()
         return run.deferred
+
+    def _warn_collected(self) -> None:
+        """Issue a :class:`HandlerCollectedWarning` for each handler collected unused.
+
+        Called at the top of the public methods (and by ``fire_event`` once
+        matching has purged), never from inside the registry or a run: under
+        ``-W error`` the warning is raised to the caller, and the dispatcher's
+        state is whole by then.  The stack level names the caller's line.
+        """
+        registry = self._registry
+        registry.purge()
+        pending = registry.unwarned
+        while pending:
+            reg = pending.pop(0)
+            warnings.warn(
+                HandlerCollectedWarning(
+                    f"handler {reg.name} (id {reg.handler_id}, phase {reg.phase!r}) was "
+                    "collected before its first call: nothing else referenced it (an inline "
+                    "lambda or functools.partial?); keep a reference to it, or register it "
+                    "with use_weakref=False"
+                ),
+                stacklevel=4,  # here, the public method, in_reactor_thread's wrapper, caller
+            )
 
     def _match(self, details: dict[str, Any]) -> tuple[dict[str, Any], Matches]:
         try:

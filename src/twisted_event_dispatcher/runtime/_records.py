@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple
 
 import attrs
 
 from twisted_event_dispatcher._safe import safe_repr, type_name
-from twisted_event_dispatcher.typing import HandlerId, OutcomeStatus, RunStatus
+from twisted_event_dispatcher.typing import EventT, HandlerId, OutcomeStatus, RunStatus
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
@@ -187,17 +187,22 @@ class CurrentCall:
 
 
 @attrs.frozen
-class EventRun:
+class EventRun(Generic[EventT]):
     """The result of one :meth:`EventDispatcher.fire_event`: what ran and how it ended.
 
+    Generic in the type of its :attr:`event`, as its dispatcher is:
+    ``EventDispatcher[UserEvent].fire_event`` gives ``EventRun[UserEvent]``.
+
     .. versionadded:: 1.0
+    .. versionchanged:: 1.2
+       Generic in the event type.
     """
 
     run_id: str
     """Unique id of this run; log records about it carry it too."""
     parent_run_id: str | None
     """The run whose handler fired this one, or None for a top-level run."""
-    event: Any
+    event: EventT
     """The event that was fired."""
     details: dict[str, Any]
     """The details it was fired with."""

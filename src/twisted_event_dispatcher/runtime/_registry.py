@@ -231,6 +231,8 @@ class Registry:
         self._shapes: dict[tuple[str, ...], _Shape] = {}
         self._cache: dict[tuple[tuple[str, Any], ...], Matches] = {}
         self._dead: list[HandlerId] = []
+        self.unwarned: list[Registration] = []
+        """Weak registrations collected before their first call, not yet warned about."""
         self._on_collected: Final = self._collected  # one bound method for every weak ref
         self._ids = itertools.count(1)
         # Ordering constraints (before=/after=): an edge a -> b runs a before b.
@@ -535,6 +537,7 @@ class Registry:
                 calls=reg.calls,
             )
             if reg.calls == 0:
+                self.unwarned.append(reg)
                 log.warning(
                     "weak_handler_collected_before_first_call",
                     handler_id=handler_id,
