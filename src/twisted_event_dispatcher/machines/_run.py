@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+from asyncio import isfuture
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from types import CoroutineType
@@ -134,6 +135,9 @@ class RunHost(Protocol):
 
     def exhaust(self, reg: Registration) -> None:
         """Remove *reg*, which is being given its last call."""
+
+    def from_coroutine(self, coro: Coroutine[Any, Any, Any]) -> Deferred[Any]:
+        """Run *coro*, a handler's result, and return a Deferred of its outcome."""
 
     def call_soon(self, work: Callable[[], object]) -> None:
         """Call *work* now, or, when the stack is deep already, once it has unwound a little.
@@ -350,17 +354,21 @@ class PendingCall:
         # _DONE: the run was cancelled and has recorded this call already.
 
 
-def _awaited(awaitable: Awaitable[Any]) -> Deferred[Any]:
+def _awaited(awaitable: Awaitable[Any], host: RunHost) -> Deferred[Any]:
     """Return a Deferred for an awaitable other than a native coroutine or a Deferred.
 
+    An asyncio future (or Task) is adapted with :meth:`Deferred.fromFuture`.
     A :class:`collections.abc.Coroutine` that is not native (Cython compiles
-    ``async def`` to those) is driven as Twisted drives native ones; any other
-    object with ``__await__`` is awaited from a native coroutine.  Either way
-    what it awaits must be Deferreds, as in any coroutine that Twisted runs.
+    ``async def`` to those) is run as native ones are; any other object with
+    ``__await__`` is awaited from a native coroutine.  What they await must
+    be Deferreds, as in any coroutine that Twisted runs, or, on the asyncio
+    reactor, asyncio futures as well (see ``runtime._asyncio``).
     """
+    if isfuture(awaitable):
+        return Deferred.fromFuture(awaitable)
     if isinstance(awaitable, Coroutine):
-        return Deferred.fromCoroutine(awaitable)
-    return Deferred.fromCoroutine(_await(awaitable))
+        return host.from_coroutine(awaitable)
+    return host.from_coroutine(_await(awaitable))
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:
@@ -603,13 +611,13 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
         try:
             result = handler(event)
             if type(result) is CoroutineType:
-                result = Deferred.fromCoroutine(result)
+                result = host.from_coroutine(result)
             elif (
                 result is not None
                 and hasattr(type(result), "__await__")
                 and not isinstance(result, Deferred)
             ):
-                result = _awaited(result)
+                result = _awaited(result, host)
         except BaseException:  # noqa: BLE001 -- as Deferred does: a handler never breaks a run
             failure = Failure()
             now = seconds()

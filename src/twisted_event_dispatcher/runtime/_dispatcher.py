@@ -11,7 +11,7 @@ import operator
 import secrets
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from numbers import Real
 from types import MappingProxyType
 from typing import (
@@ -42,6 +42,7 @@ from twisted_event_dispatcher.exceptions import (
 from twisted_event_dispatcher.interfaces import IBackgroundUtility, IEventDispatcher
 from twisted_event_dispatcher.machines._lifecycle import LifecycleCore, make_lifecycle_machine
 from twisted_event_dispatcher.machines._run import CURRENT_CALL, RunCore, make_run_machine
+from twisted_event_dispatcher.runtime._asyncio import coroutine_runner
 from twisted_event_dispatcher.runtime._records import CurrentCall, RunInFlight, RunOrigin
 from twisted_event_dispatcher.runtime._registry import (
     RESERVED_KEYWORDS,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
     from twisted_event_dispatcher.machines._lifecycle import LifecycleInputs
+    from twisted_event_dispatcher.runtime._asyncio import CoroutineRunner
     from twisted_event_dispatcher.runtime._observe import RunObserver
     from twisted_event_dispatcher.runtime._records import EventRun, HandlerRegistration
     from twisted_event_dispatcher.typing import (
@@ -1121,6 +1123,7 @@ class _Host:
         self._soon: Final[deque[Callable[[], object]]] = deque()
         self.observer: RunObserver | None = None
         """What watches the runs created from now on (see ``runtime._observe``)."""
+        self._run_coroutine: CoroutineRunner | None = None
 
     def attach(self, lifecycle: LifecycleInputs, core: LifecycleCore) -> None:
         self._lifecycle = lifecycle
@@ -1330,6 +1333,14 @@ class _Host:
 
     def exhaust(self, reg: Registration) -> None:
         self.registry.exhaust(reg)
+
+    def from_coroutine(self, coro: Coroutine[Any, Any, Any]) -> Deferred[Any]:
+        # Chosen once the reactor is known: Twisted's driver, or asyncio Tasks
+        # on the asyncio reactor (runtime._asyncio).
+        run = self._run_coroutine
+        if run is None:
+            run = self._run_coroutine = coroutine_runner(self.clock)
+        return run(coro)
 
     def run_ended(self, run: RunCore, result: EventRun) -> None:
         if run.observation is not None:
