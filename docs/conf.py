@@ -56,6 +56,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(opentelemetry|TracerProvider)\b.*"),
     (r"py:.*", r"(json|IStreamClientEndpoint|RoutingMode|Delivery)\b.*"),
     (r"py:.*", r"(typing|collections|types|contextvars|os|pathlib|logging|argparse)\b.*"),
+    (r"py:.*", r"(asyncio|functools|warnings)\b.*"),
     (r"py:.*", r"(IO|Any|Callable|Iterator|Iterable|Mapping|Sequence|Path|PathLike)\b.*"),
     (r"py:.*", r"(Deferred|Failure|Clock|IReactorTime|IReactorFromThreads|Service)\b.*"),
     (r"py:.*", r"(Digraph|TracebackType|EventDict|Processor|WrappedLogger)\b.*"),
