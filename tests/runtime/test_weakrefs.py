@@ -126,6 +126,24 @@ class WeakReferenceTests(TestCase):
         [warning] = [e for e in logs if e["log_level"] == "warning"]
         assert warning["handler_name"] == "functools.partial(print)"
 
+    def test_warning_names_the_callers_line_through_every_entry_point(self) -> None:
+        """Raised from a decorator or a with statement, the warning names the caller's file."""
+        dispatcher, _ = started()
+
+        def kept(event: object) -> None:
+            """Referenced by this test for its length."""
+
+        with structlog.testing.capture_logs():
+            for register in (
+                lambda: dispatcher.handler("during")(kept),
+                lambda: dispatcher.handling(kept, "after").__enter__(),
+            ):
+                add(dispatcher, lambda event: None, "during")
+                gc.collect()
+                with pytest.warns(HandlerCollectedWarning) as caught:
+                    register()
+                assert [w.filename for w in caught] == [__file__]
+
     def test_warning_as_error_is_raised_by_the_call_and_leaves_the_dispatcher_whole(
         self,
     ) -> None:

@@ -9,10 +9,12 @@ import itertools
 import math
 import operator
 import secrets
+import sys
 import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from numbers import Real
+from pathlib import Path
 from types import MappingProxyType
 from typing import (
     TYPE_CHECKING,
@@ -845,7 +847,7 @@ class EventDispatcher(Generic[EventT]):
                     "lambda or functools.partial?); keep a reference to it, or register it "
                     "with use_weakref=False"
                 ),
-                stacklevel=4,  # here, the public method, in_reactor_thread's wrapper, caller
+                stacklevel=_callers_level(),
             )
 
     def _match(self, details: dict[str, Any]) -> tuple[dict[str, Any], Matches]:
@@ -1035,6 +1037,23 @@ class EventDispatcher(Generic[EventT]):
             for run in itertools.chain(core.in_flight, core.backlog, core.parked, self._held)
             if run.status is None
         ]
+
+
+_OWN_FILES: Final = (str(Path(__file__).parents[1]), contextlib.__file__)
+"""Frames in these are skipped: a warning names the first line of the caller's code."""
+
+
+def _callers_level() -> int:
+    """Return the ``stacklevel`` of the first frame outside this package (and contextlib).
+
+    Counted for a :func:`warnings.warn` called by this function's caller.
+    """
+    frame = sys._getframe(2)  # the caller of our caller: level 2
+    level = 2
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_OWN_FILES):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _count_unended(runs: Iterable[RunCore]) -> int:
