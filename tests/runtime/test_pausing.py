@@ -12,6 +12,7 @@ from twisted.internet.defer import Deferred
 
 from support import Recorder, TestCase, add, fire, started
 from twisted_event_dispatcher import EventDispatcher, EventRun, QueueFull, RunOrigin, current_call
+from twisted_event_dispatcher.tracing import EVENTS
 
 
 def _is_paused(dispatcher: EventDispatcher) -> bool:
@@ -204,6 +205,21 @@ class PauseTests(TestCase):
         with dispatcher.paused():
             fire(dispatcher)
         assert seen == ["after"]
+
+
+def test_pause_records_follow_the_schema() -> None:
+    """Pausing, holding and resuming write records whose events and keys the schema lists."""
+    dispatcher, _ = started()
+    with structlog.testing.capture_logs() as records, dispatcher.paused():
+        fire(dispatcher)
+    events = [r["event"] for r in records]
+    order = ["dispatcher_paused", "run_queued", "dispatcher_resumed", "run_started"]
+    assert [events.index(event) for event in order] == sorted(events.index(e) for e in order)
+    for record in records:
+        spec = EVENTS[record["event"]]
+        assert set(spec.keys) <= record.keys(), record
+    [queued] = [r for r in records if r["event"] == "run_queued"]
+    assert queued["reason"] == "paused"
 
 
 class PauseAndStopTests(TestCase):

@@ -56,7 +56,8 @@ _SPECS: Final = (
         "run_queued",
         "debug",
         (*_RUN, "position", "reason"),
-        "The run waits: for its serial turn (reason 'serial') or for start().",
+        "The run waits: for its serial turn (reason 'serial'), for start() (reason "
+        "'stopped' or 'stopping'), or for resume() (reason 'paused').",
     ),
     RecordSpec("run_started", "debug", _RUN, "The run's turn has come."),
     RecordSpec(
@@ -138,6 +139,19 @@ _SPECS: Final = (
         "debug",
         _TRANSITION,
         "The dispatcher's lifecycle machine (machine='lifecycle') changed state.",
+    ),
+    RecordSpec(
+        "dispatcher_paused",
+        "debug",
+        ("depth",),
+        "pause() was called; depth counts the pauses in force, this one included.",
+    ),
+    RecordSpec(
+        "dispatcher_resumed",
+        "debug",
+        ("depth", "held"),
+        "resume() was called; depth counts the pauses still in force, and held the runs "
+        "waiting, released now if depth is 0.",
     ),
     RecordSpec(
         "runs_still_queued",
