@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-from asyncio import isfuture
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from types import CoroutineType
@@ -357,15 +356,12 @@ class PendingCall:
 def _awaited(awaitable: Awaitable[Any], host: RunHost) -> Deferred[Any]:
     """Return a Deferred for an awaitable other than a native coroutine or a Deferred.
 
-    An asyncio future (or Task) is adapted with :meth:`Deferred.fromFuture`.
     A :class:`collections.abc.Coroutine` that is not native (Cython compiles
     ``async def`` to those) is run as native ones are; any other object with
-    ``__await__`` is awaited from a native coroutine.  What they await must
-    be Deferreds, as in any coroutine that Twisted runs, or, on the asyncio
-    reactor, asyncio futures as well (see ``runtime._asyncio``).
+    ``__await__`` (an asyncio future, say) is awaited from a native coroutine.
+    What they await must be Deferreds, as in any coroutine that Twisted runs,
+    or, on the asyncio reactor, asyncio futures as well (see ``runtime._asyncio``).
     """
-    if isfuture(awaitable):
-        return Deferred.fromFuture(awaitable)
     if isinstance(awaitable, Coroutine):
         return host.from_coroutine(awaitable)
     return host.from_coroutine(_await(awaitable))
