@@ -162,6 +162,23 @@ class WeakReferenceTests(TestCase):
         assert owner.events == [2]
         assert len(dispatcher.handlers()) == 1
 
+    def test_handling_removes_its_handler_even_when_the_warning_is_an_error(self) -> None:
+        """A warning raised as an error as a handling() block exits still removes its handler."""
+        dispatcher, _ = started()
+
+        def kept(event: object) -> None:
+            """Referenced by this test for its length."""
+
+        def lose_one() -> None:
+            add(dispatcher, lambda event: None, "during")
+            gc.collect()
+
+        with structlog.testing.capture_logs(), warnings.catch_warnings():
+            warnings.simplefilter("error", HandlerCollectedWarning)
+            with pytest.raises(HandlerCollectedWarning), dispatcher.handling(kept, "during"):
+                lose_one()
+            assert dispatcher.handlers() == []
+
     def test_no_warning_once_called(self) -> None:
         """A weak handler collected after its first call is removed without a warning."""
         dispatcher, _ = started()

@@ -707,11 +707,14 @@ class EventDispatcher(Generic[EventT]):
             handler is registered under that id.  Ids are ints and compare
             by type as well as value: ``True`` (equal to ``1``) is no id.
         """
-        self._warn_collected()
+        # Removed first, then warned: under -W error the handler is gone all the same
+        # (handling() relies on it when its block exits).
         try:
             self._registry.remove(handler_id)
         except UnknownHandlerError as error:
+            self._warn_collected()
             return fail(error)
+        self._warn_collected()
         return succeed(None)
 
     @in_reactor_thread
