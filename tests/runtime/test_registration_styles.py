@@ -44,6 +44,28 @@ class DecoratorTests(TestCase):
 
         assert dispatcher.handlers() == []
 
+    def test_a_bound_method_is_registered(self) -> None:
+        """A bound method carries its instance: it is registered, held weakly by default."""
+        dispatcher, _ = started()
+        seen: list[tuple[str, object]] = []
+
+        class Shop:
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+            def on_order(self, event: object) -> None:
+                seen.append((self.name, event))
+
+        shop = Shop("north")
+        on_order = dispatcher.handler("during")(shop.on_order)
+        assert on_order == shop.on_order
+        [record] = dispatcher.handlers()
+        self.successResultOf(fire(dispatcher, "e"))
+        assert seen == [("north", "e")]
+        del shop, on_order
+        assert dispatcher.handlers() == []
+        assert record.handler_id is not None
+
 
 class HandlingTests(TestCase):
     """``with dispatcher.handling(fn, phase, **spec) as handler_id``."""

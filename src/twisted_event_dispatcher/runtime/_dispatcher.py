@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import contextvars
 import functools
 import itertools
@@ -96,7 +97,13 @@ def _details_of_current_call() -> dict[str, Any]:
 
 
 def _refuse_class_body_method(fn: Callable[..., Any]) -> None:
-    """Refuse a function defined in a class body: it would be registered unbound."""
+    """Refuse a function defined in a class body: it would be registered unbound.
+
+    A bound method (``dispatcher.handler(...)(shop.on_order)``) carries its
+    instance, and shares its function's qualified name: it is taken.
+    """
+    if inspect.ismethod(fn):
+        return
     qualname = getattr(fn, "__qualname__", "")
     parts = qualname.split(".")
     if len(parts) > 1 and parts[-2] != "<locals>":
