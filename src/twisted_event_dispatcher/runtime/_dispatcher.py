@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import contextvars
 import functools
+import inspect
 import itertools
 import math
 import operator
