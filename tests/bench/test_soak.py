@@ -11,7 +11,7 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from twisted_event_dispatcher import EventDispatcher, EventRun
+from twisted_event_dispatcher import EventDispatcher, EventRun, HandlerCollectedWarning
 
 pytestmark = [pytest.mark.soak, pytest.mark.usefixtures("quiet_structlog")]
 
@@ -142,7 +142,11 @@ def test_collected_owners_leave_registry_and_index_empty() -> None:
     del owners, owner
     gc.collect()
 
-    assert len(dispatcher.handlers()) == 0
+    with pytest.warns(HandlerCollectedWarning) as caught:
+        assert len(dispatcher.handlers()) == 0
+    [warning] = caught  # one warning for all of them, not one each
+    assert str(warning.message).startswith("100000 handlers were collected before")
+    assert str(warning.message).endswith("and 99995 more")
     assert dispatcher._registry.shape_count == 0
     assert dispatcher.matching_handlers(kind=1, target=4) == {
         phase: [] for phase in dispatcher.phases

@@ -144,6 +144,26 @@ class WeakReferenceTests(TestCase):
                     register()
                 assert [w.filename for w in caught] == [__file__]
 
+    def test_one_warning_names_every_handler_collected_since_the_last(self) -> None:
+        """Seven collected at once: one warning naming five and counting two; then none."""
+        dispatcher, _ = started()
+        with structlog.testing.capture_logs():
+            partials = [functools.partial(print, number) for number in range(7)]
+            for handler in partials:
+                add(dispatcher, handler, "during")
+            del partials, handler
+            gc.collect()
+            with pytest.warns(HandlerCollectedWarning) as caught:
+                fire(dispatcher, 1)
+            [warning] = caught
+            message = str(warning.message)
+            assert message.startswith("7 handlers were collected before their first call")
+            assert message.count("functools.partial(print") == 5
+            assert message.endswith("and 2 more")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", HandlerCollectedWarning)
+                fire(dispatcher, 2)  # nothing new was collected: no warning
+
     def test_warning_as_error_is_raised_by_the_call_and_leaves_the_dispatcher_whole(
         self,
     ) -> None:

@@ -119,6 +119,8 @@ DEFAULT_PHASES: Final = ("before", "during", "after")
 """The phases a dispatcher has unless told otherwise, as Twisted's system events have."""
 
 _ORDERINGS: Final = ("serial", "concurrent")
+_WARNING_NAMES: Final = 5
+"""Handlers a HandlerCollectedWarning names; it counts the rest."""
 _WHEN_STOPPED: Final = ("drop", "queue", "error")
 _ON_HANDLER_ERROR: Final = ("continue", "abort")
 
@@ -838,27 +840,43 @@ class EventDispatcher(Generic[EventT]):
         return run.deferred
 
     def _warn_collected(self) -> None:
-        """Issue a :class:`HandlerCollectedWarning` for each handler collected unused.
+        """Issue one :class:`HandlerCollectedWarning` for the handlers collected unused.
 
         Called at the top of the public methods (and by ``fire_event`` once
         matching has purged), never from inside the registry or a run: under
         ``-W error`` the warning is raised to the caller, and the dispatcher's
         state is whole by then.  The stack level names the caller's line.
+        One warning names every handler collected since the last one (the
+        first few by name, the rest counted), so a hundred thousand owners
+        dying at once make one warning, not a hundred thousand.
         """
         registry = self._registry
         registry.purge()
-        pending = registry.unwarned
-        while pending:
-            reg = pending.pop(0)
-            warnings.warn(
-                HandlerCollectedWarning(
-                    f"handler {reg.name} (id {reg.handler_id}, phase {reg.phase!r}) was "
-                    "collected before its first call: nothing else referenced it (an inline "
-                    "lambda or functools.partial?); keep a reference to it, or register it "
-                    "with use_weakref=False"
-                ),
-                stacklevel=_callers_level(),
+        if not registry.unwarned:
+            return
+        collected, registry.unwarned = registry.unwarned, []
+        names = [
+            f"{reg.name} (id {reg.handler_id}, phase {reg.phase!r})"
+            for reg in collected[:_WARNING_NAMES]
+        ]
+        if len(collected) > _WARNING_NAMES:
+            names.append(f"and {len(collected) - _WARNING_NAMES} more")
+        if len(collected) == 1:
+            message = (
+                f"handler {names[0]} was collected before its first call: nothing else "
+                "referenced it (an inline lambda or functools.partial?); keep a reference "
+                "to it, or register it with use_weakref=False"
             )
+        else:
+            message = (
+                f"{len(collected)} handlers were collected before their first call: nothing "
+                "else referenced them (inline lambdas or functools.partial?); keep references "
+                f"to them, or register them with use_weakref=False: {', '.join(names)}"
+            )
+        warnings.warn(
+            HandlerCollectedWarning(message),
+            stacklevel=_callers_level(),
+        )
 
     def _match(self, details: dict[str, Any]) -> tuple[dict[str, Any], Matches]:
         try:
