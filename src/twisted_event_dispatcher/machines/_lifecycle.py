@@ -22,6 +22,7 @@ from automat import TypeMachine, TypeMachineBuilder
 # must be importable names, not only TYPE_CHECKING ones.
 from twisted.internet.defer import Deferred
 
+from twisted_event_dispatcher.machines._indexed import indexed
 from twisted_event_dispatcher.machines._run import RunCore
 
 if TYPE_CHECKING:
@@ -295,4 +296,4 @@ def make_lifecycle_machine() -> TypeMachine[LifecycleInputs, LifecycleCore]:
         for waiter in data.waiters:
             core.actions.append(functools.partial(waiter.callback, None))
 
-    return builder.build()
+    return indexed(builder.build())

@@ -40,6 +40,7 @@ from twisted.python.failure import Failure
 
 from twisted_event_dispatcher._safe import safe_repr, safe_str, type_name
 from twisted_event_dispatcher.exceptions import AbortRun, HandlerTimedOut
+from twisted_event_dispatcher.machines._indexed import indexed
 from twisted_event_dispatcher.runtime._records import EventRun, HandlerOutcome
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ __all__ = [
     "log_failure",
     "make_run_machine",
     "phase_state_name",
+    "step",
 ]
 
 
@@ -185,6 +187,12 @@ class RunCore:
     """What watches the run (see :mod:`twisted_event_dispatcher.runtime._observe`), or None."""
     deferred: Deferred[EventRun] = field(init=False)
     inputs: RunInputs = field(init=False)
+    stepping: bool = False
+    """Whether :func:`step` is feeding the machine an input (or its feedback)."""
+    reentered: bool = False
+    """Whether an input came in while stepping (automat queued it behind the step)."""
+    feedback: Callable[[], None] | None = None
+    """The feedback input :func:`step` feeds next."""
 
     @property
     def parent_run_id(self) -> str | None:
@@ -216,6 +224,32 @@ class RunCore:
             origin=self.origin,
             abort_reason=self.abort_reason,
         )
+
+
+def step(core: RunCore, input_method: Callable[..., None], *args: Any) -> None:
+    """Feed *core*'s machine *input_method* (one of ``core.inputs``), then its feedback.
+
+    Every input from outside the machine goes through here.  A phase that
+    has settled does not call ``phase_drained`` (or ``phase_failed``) from
+    inside the step, where automat would queue it and run it after the step;
+    it leaves it in :attr:`RunCore.feedback`, and this loop feeds it once
+    the step has returned: the same order, without automat's re-entrant
+    queue.  Once an input has come in re-entrantly (automat queued it), the
+    feedback of that step goes through automat's queue too, behind it.
+    """
+    if core.stepping:
+        core.reentered = True
+        input_method(*args)
+        return
+    core.stepping = True
+    try:
+        input_method(*args)
+        while (feedback := core.feedback) is not None:
+            core.feedback = None
+            feedback()
+    finally:
+        core.stepping = core.reentered = False
+        core.feedback = None
 
 
 @final
@@ -346,7 +380,8 @@ class PendingCall:
         )
         if self.state == _WAITING:
             self.state = _DONE
-            self.core.inputs.settle(self, outcome)
+            core = self.core
+            step(core, core.inputs.settle, self, outcome)
         elif self.state == _CALLING:
             self.state = _DONE
             self.outcome = outcome
@@ -559,9 +594,15 @@ def _phase_settled(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
         core.log.debug("phase_completed", phase=phase.name, failed=phase.failed)
     if phase.failed and (core.host.abort_on_error or core.abort_reason is not None):
         phase.leaving = "phase_failed"
-        inputs.phase_failed()
+        feedback = inputs.phase_failed
     else:
-        inputs.phase_drained()
+        feedback = inputs.phase_drained
+    if core.stepping and not core.reentered:
+        # Nothing is queued behind the step under way: step() feeds it next,
+        # as automat would have (the only input it would have queued).
+        core.feedback = feedback
+    else:
+        feedback()  # automat queues it behind the inputs queued before it
 
 
 def _phase_settled_unless_cancelled(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
@@ -899,8 +940,7 @@ def make_run_machine(  # noqa: PLR0912 -- one loop per kind of transition reads 
         return next((c for c in cleanup if c > index), None)
 
     # Every run takes begin and each phase_drained; settle only for pending results.
-    # (automat looks a transition up by scanning all of them, so each transition
-    # declared here costs every run a little: declare no more than the runs need.)
+    # (The built machine finds a transition by a dict lookup: see machines._indexed.)
     waiting.upon(RunInputs.begin).to(phase_states[0]).returns(None)
     for index, state in enumerate(phase_states):
         if index + 1 < len(phase_states):
@@ -957,4 +997,4 @@ def make_run_machine(  # noqa: PLR0912 -- one loop per kind of transition reads 
         ends["cancelled"].upon(input_method).loop()(ignore)
     for status in ("completed", "aborted"):
         ends[status].upon(RunInputs.cancel).loop()(ignore)
-    return builder.build()
+    return indexed(builder.build())

@@ -44,7 +44,7 @@ from twisted_event_dispatcher.exceptions import (
 )
 from twisted_event_dispatcher.interfaces import IBackgroundUtility, IEventDispatcher
 from twisted_event_dispatcher.machines._lifecycle import LifecycleCore, make_lifecycle_machine
-from twisted_event_dispatcher.machines._run import CURRENT_CALL, RunCore, make_run_machine
+from twisted_event_dispatcher.machines._run import CURRENT_CALL, RunCore, make_run_machine, step
 from twisted_event_dispatcher.runtime._asyncio import coroutine_runner
 from twisted_event_dispatcher.runtime._records import CurrentCall, RunInFlight, RunOrigin
 from twisted_event_dispatcher.runtime._registry import (
@@ -1128,7 +1128,7 @@ def _refuse(deferred: Deferred[EventRun], failure: Failure) -> None:
 def _cancel_run(run: RunCore) -> Callable[[Deferred[EventRun]], None]:
     def cancel(deferred: Deferred[EventRun]) -> None:
         run.cancel_requested = True
-        run.inputs.cancel()
+        step(run, run.inputs.cancel)
         if not deferred.called:
             # Twisted would fail the Deferred with CancelledError: deliver the
             # run now instead.  Either it was cancelled from inside one of its
@@ -1284,9 +1284,9 @@ class _Host:
         if run.debug:
             run.log.debug("run_started")
         if run.context is None:
-            run.inputs.begin()
+            step(run, run.inputs.begin)
         else:
-            run.context.run(run.inputs.begin)
+            run.context.run(step, run, run.inputs.begin)
 
     def _unmatchable(self, run: RunCore, error: Exception) -> None:
         # A detail value's __eq__ raised against a spec registered while the run
@@ -1310,7 +1310,7 @@ class _Host:
 
     def drop(self, run: RunCore) -> None:
         if run.status is None:
-            run.inputs.drop()
+            step(run, run.inputs.drop)
 
     def reject(self, run: RunCore, state: str) -> None:
         if run.status is not None:
@@ -1365,7 +1365,7 @@ class _Host:
             if run.status is None and run.deferred.called:
                 # Still in a cleanup phase (or cancelled earlier and cleaning up):
                 # a second cancel cuts the cleanup short, so the stop stays bounded.
-                run.inputs.cancel()
+                step(run, run.inputs.cancel)
         except Exception:  # the stop must end, whatever a canceller does
             run.log.exception("run_cancel_failed", reason="stop() timed out")
         if run.status is None:
