@@ -43,7 +43,7 @@ class _IndexedAutomaton(Automaton[_State, _Input, _Output], Generic[_State, _Inp
 
     def outputForInput(
         self,
-        inState: _State,
+        inState: _State,  # noqa: N803
         inputSymbol: _Input,  # noqa: N803
     ) -> tuple[_State, Sequence[_Output]]:
         found = self._index.get((id(inState), inputSymbol))

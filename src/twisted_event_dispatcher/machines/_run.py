@@ -201,6 +201,17 @@ class RunCore:
             return self.parent[0].run_id
         return None if self.origin is None else self.origin.run_id
 
+    def release(self) -> None:
+        """Let go of the machine: the run has ended (or never will begin) and is delivered.
+
+        The machine holds the core, and the core the machine: without this, a
+        run would leave that cycle (and all it holds) to the cyclic garbage
+        collector.  Nothing feeds the machine any more by then: every call has
+        settled or been cancelled, and the run's Deferred has fired, so its
+        canceller is never called.
+        """
+        self.inputs = _RELEASED
+
     def result(self, status: RunStatus) -> EventRun:
         """Return the :class:`EventRun` this run delivers when it ends with *status*.
 
@@ -250,6 +261,32 @@ def step(core: RunCore, input_method: Callable[..., None], *args: Any) -> None:
     finally:
         core.stepping = core.reentered = False
         core.feedback = None
+
+
+@final
+class _Released:
+    """The inputs of a released run (see :meth:`RunCore.release`): none can come."""
+
+    def begin(self) -> None:
+        """Never called: a released run has ended."""
+
+    def drop(self) -> None:
+        """Never called: a released run has ended."""
+
+    def settle(self, call: PendingCall, outcome: HandlerOutcome) -> None:
+        """Never called: a released run has ended."""
+
+    def phase_drained(self) -> None:
+        """Never called: a released run has ended."""
+
+    def phase_failed(self) -> None:
+        """Never called: a released run has ended."""
+
+    def cancel(self) -> None:
+        """Never called: a released run has ended."""
+
+
+_RELEASED: Final = _Released()
 
 
 @final

@@ -1115,14 +1115,16 @@ def _in_flight(run: RunCore, now: float) -> RunInFlight:
     )
 
 
-def _deliver(deferred: Deferred[EventRun], result: EventRun) -> None:
-    if not deferred.called:  # cancelled while its delivery waited: delivered then
-        deferred.callback(result)
+def _deliver(run: RunCore, result: EventRun) -> None:
+    if not run.deferred.called:  # cancelled while its delivery waited: delivered then
+        run.deferred.callback(result)
+    run.release()
 
 
-def _refuse(deferred: Deferred[EventRun], failure: Failure) -> None:
-    if not deferred.called:
-        deferred.errback(failure)
+def _refuse(run: RunCore, failure: Failure) -> None:
+    if not run.deferred.called:
+        run.deferred.errback(failure)
+    run.release()
 
 
 def _cancel_run(run: RunCore) -> Callable[[Deferred[EventRun]], None]:
@@ -1137,6 +1139,8 @@ def _cancel_run(run: RunCore) -> Callable[[Deferred[EventRun]], None]:
             # complete once the held input has ended the run), or it had ended
             # and its delivery was waiting its turn (see _Host.run_ended).
             deferred.callback(run.result(run.status or "cancelled"))
+        if run.status is not None:
+            run.release()
 
     return cancel
 
@@ -1306,7 +1310,7 @@ class _Host:
             exception_message=safe_str(error),
         )
         self._lifecycle.run_ended(run)
-        self._soon.append(functools.partial(_refuse, run.deferred, Failure(error)))
+        self._soon.append(functools.partial(_refuse, run, Failure(error)))
 
     def drop(self, run: RunCore) -> None:
         if run.status is None:
@@ -1322,6 +1326,7 @@ class _Host:
                 "first, or build it with when_stopped='queue' or 'drop'"
             )
         )
+        run.release()
 
     def queue_full(self, run: RunCore, limit: int) -> None:
         if run.status is not None:
@@ -1332,6 +1337,7 @@ class _Host:
                 f"cannot queue {safe_repr(run.event)}: max_queued={limit} runs are waiting already"
             )
         )
+        run.release()
 
     def cancel_for_stop(self, runs: list[RunCore], timeout: float) -> None:
         now = self.clock.seconds()
@@ -1375,6 +1381,7 @@ class _Host:
             self._lifecycle.run_ended(run)
             if not run.deferred.called:
                 run.deferred.callback(run.result("cancelled"))
+            run.release()
 
     # -- RunHost ----------------------------------------------------------------------
 
@@ -1393,7 +1400,9 @@ class _Host:
         if run.observation is not None:
             run.observation.run_ended(result)
         self._lifecycle.run_ended(run)
-        if not run.deferred.called:  # cancelled while a transition was under way
-            self._soon.append(functools.partial(_deliver, run.deferred, result))
+        if run.deferred.called:  # cancelled while a transition was under way
+            run.release()
+        else:
+            self._soon.append(functools.partial(_deliver, run, result))
         # Inside a pump, the actions are left to it: the run's step ends first.
         self._loop(actions=not self._pumping)
