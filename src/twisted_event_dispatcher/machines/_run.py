@@ -67,6 +67,9 @@ __all__ = [
 ]
 
 
+_outcome: Final = tuple.__new__
+"""Builds a :class:`HandlerOutcome` from a tuple of its fields in C (its ``__new__`` is Python)."""
+
 HandlerCall = tuple["RunCore", "Registration"]
 """Which run's which handler is executing (the value of :data:`CURRENT_CALL`)."""
 
@@ -405,15 +408,18 @@ class PendingCall:
             if self.timer.active():
                 self.timer.cancel()
             self.timer = None
-        outcome = HandlerOutcome(
-            self.handler_id,
-            self.name,
-            self.phase,
-            status,
-            result,
-            failure,
-            now - self.started,
-            now,
+        outcome = _outcome(
+            HandlerOutcome,
+            (
+                self.handler_id,
+                self.name,
+                self.phase,
+                status,
+                result,
+                failure,
+                now - self.started,
+                now,
+            ),
         )
         if self.state == _WAITING:
             self.state = _DONE
@@ -654,6 +660,9 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
     # The hot path: written for speed (locals, no helper calls for the common
     # case of a handler returning None), so read it with _record() beside it.
     assert core.matches is not None  # noqa: S101 -- set before begin()
+    regs = core.matches[phase.index]
+    if not regs:
+        return
     host = core.host
     clock = host.clock
     seconds = clock.seconds
@@ -662,100 +671,112 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
     phase_name = phase.name
     append = core.outcomes.append
     set_call = CURRENT_CALL.set
-    reset_call = CURRENT_CALL.reset
     observation = core.observation
+    # The context variable is set for each call, and reset once, after the
+    # last: between two calls only this loop runs, so it is never read then.
+    token: contextvars.Token[HandlerCall | None] | None = None
     # One clock read per handler: each call starts when the previous one ended.
     now = seconds()
-    for reg in core.matches[phase.index]:
-        if core.cancel_requested:
-            break  # a handler cancelled this very run: call no more
-        if not reg.active:
-            continue  # removed (by hand, or used up) after the run matched it
-        handler = reg.ref()
-        if handler is None:
-            continue  # collected; the registry purges it at its next safe point
-        reg.calls += 1
-        if reg.calls == reg.max_calls:
-            host.exhaust(reg)
-        call_number = reg.calls
-        started = now
-        token = set_call((core, reg))
-        if observation is not None:
-            observed = observation.handler_calling(reg, started)
-        try:
-            result = handler(event)
-            if type(result) is CoroutineType:
-                result = host.from_coroutine(result)
-            elif (
-                result is not None
-                and hasattr(type(result), "__await__")
-                and not isinstance(result, Deferred)
-            ):
-                result = _awaited(result, host)
-        except BaseException:  # noqa: BLE001 -- as Deferred does: a handler never breaks a run
-            failure = Failure()
-            now = seconds()
-            _record(
-                core,
-                phase,
-                HandlerOutcome(
-                    reg.handler_id,
-                    reg.name,
-                    phase_name,
-                    "failed",
-                    None,
-                    failure,
-                    now - started,
-                    now,
-                ),
-                call=call_number,
-            )
-            continue
-        finally:
-            reset_call(token)
+    try:
+        for reg in regs:
+            if core.cancel_requested:
+                break  # a handler cancelled this very run: call no more
+            if not reg.active:
+                continue  # removed (by hand, or used up) after the run matched it
+            handler = reg.ref()
+            if handler is None:
+                continue  # collected; the registry purges it at its next safe point
+            reg.calls += 1
+            if reg.calls == reg.max_calls:
+                host.exhaust(reg)
+            call_number = reg.calls
+            started = now
+            if token is None:
+                token = set_call((core, reg))
+            else:
+                set_call((core, reg))
             if observation is not None:
-                observation.handler_returned(observed)
-        del handler
-        now = seconds()
-        if result is None or not isinstance(result, Deferred):
-            outcome = HandlerOutcome(
-                reg.handler_id,
-                reg.name,
-                phase_name,
-                "succeeded",
-                result,
-                None,
-                now - started,
-                now,
-            )
-            append(outcome)
-            if debug:
-                _log_success(core, outcome, call_number)
-            if observation is not None:
-                observation.handler_settled(outcome)
-            continue
-        call = PendingCall(core, reg, started)
-        result.addCallbacks(call.succeeded, call.failed)
-        if call.outcome is not None:
-            _record(core, phase, call.outcome, call=call_number)
-        else:
-            if debug:
-                core.log.debug(
-                    "handler_called",
-                    handler_id=reg.handler_id,
-                    handler_name=reg.name,
-                    phase=phase_name,
+                observed = observation.handler_calling(reg, started)
+            try:
+                result = handler(event)
+                if result is not None:
+                    if type(result) is CoroutineType:
+                        result = host.from_coroutine(result)
+                    elif hasattr(type(result), "__await__") and not isinstance(result, Deferred):
+                        result = _awaited(result, host)
+            except BaseException:  # noqa: BLE001 -- as Deferred does: a handler never breaks a run
+                failure = Failure()
+                now = seconds()
+                _record(
+                    core,
+                    phase,
+                    _outcome(
+                        HandlerOutcome,
+                        (
+                            reg.handler_id,
+                            reg.name,
+                            phase_name,
+                            "failed",
+                            None,
+                            failure,
+                            now - started,
+                            now,
+                        ),
+                    ),
                     call=call_number,
                 )
-            call.state = _WAITING
-            call.deferred = result
-            call.slot = len(core.outcomes)
-            append(None)
-            phase.pending[call] = None
-            timeout = host.handler_timeout if reg.timeout is None else reg.timeout
-            if timeout is not None:
-                # Not Deferred.addTimeout: a canceller that raises would leave the call pending.
-                call.timer = clock.callLater(timeout, call.time_out, timeout)
+                if observation is not None:
+                    observation.handler_returned(observed)
+                continue
+            if observation is not None:
+                observation.handler_returned(observed)
+            del handler
+            now = seconds()
+            if result is None or not isinstance(result, Deferred):
+                outcome = _outcome(
+                    HandlerOutcome,
+                    (
+                        reg.handler_id,
+                        reg.name,
+                        phase_name,
+                        "succeeded",
+                        result,
+                        None,
+                        now - started,
+                        now,
+                    ),
+                )
+                append(outcome)
+                if debug:
+                    _log_success(core, outcome, call_number)
+                if observation is not None:
+                    observation.handler_settled(outcome)
+                continue
+            call = PendingCall(core, reg, started)
+            result.addCallbacks(call.succeeded, call.failed)
+            if call.outcome is not None:
+                _record(core, phase, call.outcome, call=call_number)
+            else:
+                if debug:
+                    core.log.debug(
+                        "handler_called",
+                        handler_id=reg.handler_id,
+                        handler_name=reg.name,
+                        phase=phase_name,
+                        call=call_number,
+                    )
+                call.state = _WAITING
+                call.deferred = result
+                call.slot = len(core.outcomes)
+                append(None)
+                phase.pending[call] = None
+                timeout = host.handler_timeout if reg.timeout is None else reg.timeout
+                if timeout is not None:
+                    # Not Deferred.addTimeout: a canceller that raises would leave it pending.
+                    call.timer = clock.callLater(timeout, call.time_out, timeout)
+    finally:
+        if token is not None:
+            CURRENT_CALL.reset(token)
 
 
 _Settled = Callable[[RunInputs, RunCore, PhaseRun], None]
@@ -852,15 +873,18 @@ def _cancel_pending(core: RunCore, phase: PhaseRun) -> None:
         if call.timer is not None:
             call.timer.cancel()
             call.timer = None
-        outcome = core.outcomes[call.slot] = HandlerOutcome(
-            call.handler_id,
-            call.name,
-            call.phase,
-            "cancelled",
-            None,
-            Failure(CancelledError("the run was cancelled")),
-            now - call.started,
-            now,
+        outcome = core.outcomes[call.slot] = _outcome(
+            HandlerOutcome,
+            (
+                call.handler_id,
+                call.name,
+                call.phase,
+                "cancelled",
+                None,
+                Failure(CancelledError("the run was cancelled")),
+                now - call.started,
+                now,
+            ),
         )
         if core.observation is not None:
             core.observation.handler_settled(outcome)
