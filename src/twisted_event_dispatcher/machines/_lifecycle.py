@@ -28,7 +28,14 @@ from twisted_event_dispatcher.machines._run import RunCore
 if TYPE_CHECKING:
     from twisted_event_dispatcher.typing import WhenStopped
 
-__all__ = ["LifecycleCore", "LifecycleHost", "LifecycleInputs", "make_lifecycle_machine"]
+__all__ = [
+    "LifecycleCore",
+    "LifecycleHost",
+    "LifecycleInputs",
+    "make_lifecycle_machine",
+    "run_ended",
+    "submit",
+]
 
 
 class LifecycleInputs(Protocol):
@@ -174,6 +181,32 @@ def _ended(core: LifecycleCore, run: RunCore) -> None:
         if core.backlog:
             core.holder = core.backlog.popleft()
             _begin(core, core.holder)
+
+
+def submit(lifecycle: LifecycleInputs, core: LifecycleCore, run: RunCore) -> None:
+    """Feed the lifecycle machine ``submit(run)``, or do at once what it would do.
+
+    While the dispatcher runs, ``submit`` loops on ``running`` and takes the
+    run on (:func:`_accept`), tracing nothing: the runtime does that without
+    the input's trip through automat, since every run takes it.
+    ``core.running`` is True exactly while the machine is ``running``.
+    """
+    if core.running:
+        _accept(core, run)
+    else:
+        lifecycle.submit(run)
+
+
+def run_ended(lifecycle: LifecycleInputs, core: LifecycleCore, run: RunCore) -> None:
+    """Feed the lifecycle machine ``run_ended(run)``, or do at once what it would do.
+
+    As for :func:`submit`: while ``running``, the input loops and only forgets
+    the run (:func:`_ended`).
+    """
+    if core.running:
+        _ended(core, run)
+    else:
+        lifecycle.run_ended(run)
 
 
 def _drain_if_idle(inputs: LifecycleInputs, core: LifecycleCore) -> None:

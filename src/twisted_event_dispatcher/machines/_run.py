@@ -788,9 +788,9 @@ def _enter_phase(
     def enter(inputs: RunInputs, core: RunCore) -> PhaseRun:
         name = core.host.phases[index]
         state = phase_state_name(name)
-        _trace(core, from_state, input_name, state, name)
         phase = core.phase = PhaseRun(index, name, state)
         if core.debug:
+            _trace(core, from_state, input_name, state, name)
             core.log.debug("phase_entered", phase=name)
         if core.observation is not None:
             core.observation.phase_entered(name)
@@ -837,7 +837,8 @@ def _settled_in(state_name: str, settled: _Settled = _phase_settled) -> Callable
             # A settlement queued behind the cancel that left its phase: recorded then.
             _ignore_late_input(inputs, core)
             return
-        _trace(core, state_name, "settle", state_name, phase.name)
+        if core.debug:
+            _trace(core, state_name, "settle", state_name, phase.name)
         del phase.pending[call]
         _record(core, phase, outcome, call.slot)
         if not phase.pending:
@@ -848,7 +849,8 @@ def _settled_in(state_name: str, settled: _Settled = _phase_settled) -> Callable
 
 def _end_from_phase(state_name: str, input_name: str, status: RunStatus) -> Callable[..., None]:
     def finish_run(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
-        _trace(core, state_name, input_name, status, phase.name)
+        if core.debug:
+            _trace(core, state_name, input_name, status, phase.name)
         _finish(core, status)
 
     return finish_run

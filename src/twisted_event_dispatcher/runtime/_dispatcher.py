@@ -44,6 +44,8 @@ from twisted_event_dispatcher.exceptions import (
 )
 from twisted_event_dispatcher.interfaces import IBackgroundUtility, IEventDispatcher
 from twisted_event_dispatcher.machines._lifecycle import LifecycleCore, make_lifecycle_machine
+from twisted_event_dispatcher.machines._lifecycle import run_ended as lifecycle_run_ended
+from twisted_event_dispatcher.machines._lifecycle import submit as lifecycle_submit
 from twisted_event_dispatcher.machines._run import CURRENT_CALL, RunCore, make_run_machine, step
 from twisted_event_dispatcher.runtime._asyncio import coroutine_runner
 from twisted_event_dispatcher.runtime._records import CurrentCall, RunInFlight, RunOrigin
@@ -798,7 +800,7 @@ class EventDispatcher(Generic[EventT]):
         run = self._host.new_run(event, details, matches, None)
         if self._pauses and self._hold(run):
             return run.deferred
-        self._lifecycle.submit(run)
+        lifecycle_submit(self._lifecycle, self._lifecycle_core, run)
         self._host.pump()
         return run.deferred
 
@@ -835,7 +837,7 @@ class EventDispatcher(Generic[EventT]):
         run = self._host.new_run(event, details, matches, origin)
         if self._pauses and self._hold(run):
             return run.deferred
-        self._lifecycle.submit(run)
+        lifecycle_submit(self._lifecycle, self._lifecycle_core, run)
         self._host.pump()
         return run.deferred
 
@@ -1309,7 +1311,7 @@ class _Host:
             exception_type=type_name(error),
             exception_message=safe_str(error),
         )
-        self._lifecycle.run_ended(run)
+        lifecycle_run_ended(self._lifecycle, self._lifecycle_core, run)
         self._soon.append(functools.partial(_refuse, run, Failure(error)))
 
     def drop(self, run: RunCore) -> None:
@@ -1378,7 +1380,7 @@ class _Host:
             # Its cancellation went wrong (a raising canceller): the stop must end
             # all the same, so forget the run and deliver it as cancelled.
             run.log.error("run_abandoned", reason="stop() timed out and cancelling it failed")
-            self._lifecycle.run_ended(run)
+            lifecycle_run_ended(self._lifecycle, self._lifecycle_core, run)
             if not run.deferred.called:
                 run.deferred.callback(run.result("cancelled"))
             run.release()
@@ -1399,7 +1401,7 @@ class _Host:
     def run_ended(self, run: RunCore, result: EventRun) -> None:
         if run.observation is not None:
             run.observation.run_ended(result)
-        self._lifecycle.run_ended(run)
+        lifecycle_run_ended(self._lifecycle, self._lifecycle_core, run)
         if run.deferred.called:  # cancelled while a transition was under way
             run.release()
         else:
