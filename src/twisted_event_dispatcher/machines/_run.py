@@ -165,7 +165,8 @@ class RunCore:
     parent: HandlerCall | None
     event: Any
     details: dict[str, Any]
-    log: Any
+    logger: Any
+    """The dispatcher's logger when the run was fired; :attr:`log` is it, bound to the run."""
     debug: bool
     matches: Matches | None = None
     origin: RunOrigin | None = None
@@ -190,12 +191,34 @@ class RunCore:
     """What watches the run (see :mod:`twisted_event_dispatcher.runtime._observe`), or None."""
     deferred: Deferred[EventRun] = field(init=False)
     inputs: RunInputs = field(init=False)
+    bound_log: Any = None
+    """:attr:`log`, once bound."""
     stepping: bool = False
     """Whether :func:`step` is feeding the machine an input (or its feedback)."""
     reentered: bool = False
     """Whether an input came in while stepping (automat queued it behind the step)."""
     feedback: Callable[[], None] | None = None
     """The feedback input :func:`step` feeds next."""
+
+    @property
+    def log(self) -> Any:
+        """The run's logger: :attr:`logger` bound to the run's ids (bound when first needed).
+
+        Most runs with debug off log nothing, so they never pay for the binding.
+        """
+        log = self.bound_log
+        if log is None:
+            parent, origin = self.parent, self.origin
+            if parent is not None:
+                log = self.logger.bind(run_id=self.run_id, parent_run_id=parent[0].run_id)
+            elif origin is not None:
+                log = self.logger.bind(
+                    run_id=self.run_id, parent_run_id=origin.run_id, origin_node=origin.node
+                )
+            else:
+                log = self.logger.bind(run_id=self.run_id)
+            self.bound_log = log
+        return log
 
     @property
     def parent_run_id(self) -> str | None:

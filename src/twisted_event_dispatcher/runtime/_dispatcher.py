@@ -1195,16 +1195,9 @@ class _Host:
     ) -> RunCore:
         parent = None if origin is not None else CURRENT_CALL.get()
         run_id = f"{self._prefix}-{next(self._ids)}"
-        if parent is not None:
-            log = get_logger().bind(run_id=run_id, parent_run_id=parent[0].run_id)
-        elif origin is not None:
-            log = get_logger().bind(
-                run_id=run_id, parent_run_id=origin.run_id, origin_node=origin.node
-            )
-        else:
-            log = get_logger().bind(run_id=run_id)
-        debug = is_debug_enabled(log)
-        run = RunCore(self, run_id, parent, event, details, log, debug, matches, origin)
+        logger = get_logger()
+        debug = is_debug_enabled(logger)
+        run = RunCore(self, run_id, parent, event, details, logger, debug, matches, origin)
         run.fired_at = self.clock.seconds()
         if self._nesting >= _MAX_NESTING:
             # Too deep to begin inside fire_event: it begins from an enclosing
@@ -1218,7 +1211,7 @@ class _Host:
             if run.observation is not None:
                 run.deferred.addErrback(run.observation.run_rejected)
         if debug:
-            log.debug(
+            run.log.debug(
                 "run_created",
                 event_type=type_name(event),
                 details={key: safe_repr(value) for key, value in details.items()},
