@@ -5,14 +5,16 @@ and instantiated per run.  Its states are ``waiting`` (for its turn),
 ``phase:<name>`` for each configured phase, and the end states
 ``completed``, ``aborted``, ``cancelled`` and ``dropped``.
 
-Entering a phase state calls that phase's handlers (the state's data factory
-does it, as Twisted's ``ClientService`` starts a connection attempt in its
-``Connecting`` factory).  A handler whose result has already settled when it
+Entering a phase state calls that phase's handlers (the behaviour of every
+transition into it does it; the phase under way, :class:`PhaseRun`, is the
+core's, so the states are plain states, cheaper per input than automat's data
+states).  A handler whose result has already settled when it
 returns is recorded on the spot; each result still pending is an input,
 ``settle``, when it settles.  When nothing is pending any more, the phase
 feeds the machine ``phase_drained`` (or ``phase_failed``, when the run aborts
 on handler errors, or a handler raised :class:`AbortRun`), which moves it to the
-next phase or to an end state.
+next phase or to an end state; :func:`step` feeds those once the step under
+way has returned.
 
 Cleanup phases (``always``) get two more states each: ``aborting:<name>`` and
 ``cancelling:<name>``.  A run that aborts (``phase_failed``) or is cancelled
@@ -317,7 +319,7 @@ _RELEASED: Final = _Released()
 
 @final
 class PhaseRun:
-    """The data of a phase state: the handler results it still waits for."""
+    """The phase under way (:attr:`RunCore.phase`): the handler results it still waits for."""
 
     __slots__ = ("failed", "index", "leaving", "name", "pending", "state")
 
@@ -807,8 +809,8 @@ _Settled = Callable[[RunInputs, RunCore, PhaseRun], None]
 
 def _enter_phase(
     index: int, from_state: str, input_name: str, settled: _Settled = _phase_settled
-) -> Callable[..., PhaseRun]:
-    def enter(inputs: RunInputs, core: RunCore) -> PhaseRun:
+) -> Callable[..., None]:
+    def enter(inputs: RunInputs, core: RunCore) -> None:
         name = core.host.phases[index]
         state = phase_state_name(name)
         phase = core.phase = PhaseRun(index, name, state)
@@ -820,7 +822,6 @@ def _enter_phase(
         _call_handlers(inputs, core, phase)
         if not phase.pending:
             settled(inputs, core, phase)
-        return phase
 
     enter.__name__ = enter.__qualname__ = f"call_handlers_of_phase_{index}"
     return enter
@@ -850,12 +851,10 @@ def _finish(core: RunCore, status: RunStatus) -> None:
 
 def _settled_in(state_name: str, settled: _Settled = _phase_settled) -> Callable[..., None]:
     def record_outcome(
-        inputs: RunInputs,
-        core: RunCore,
-        phase: PhaseRun,
-        call: PendingCall,
-        outcome: HandlerOutcome,
+        inputs: RunInputs, core: RunCore, call: PendingCall, outcome: HandlerOutcome
     ) -> None:
+        phase = core.phase
+        assert phase is not None  # noqa: S101 -- in a phase state
         if call not in phase.pending:
             # A settlement queued behind the cancel that left its phase: recorded then.
             _ignore_late_input(inputs, core)
@@ -871,16 +870,19 @@ def _settled_in(state_name: str, settled: _Settled = _phase_settled) -> Callable
 
 
 def _end_from_phase(state_name: str, input_name: str, status: RunStatus) -> Callable[..., None]:
-    def finish_run(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
+    def finish_run(inputs: RunInputs, core: RunCore) -> None:
         if core.debug:
-            _trace(core, state_name, input_name, status, phase.name)
+            phase = core.phase
+            _trace(core, state_name, input_name, status, None if phase is None else phase.name)
         _finish(core, status)
 
     return finish_run
 
 
 def _cancel_in(state_name: str) -> Callable[..., None]:
-    def cancel_pending(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
+    def cancel_pending(inputs: RunInputs, core: RunCore) -> None:
+        phase = core.phase
+        assert phase is not None  # noqa: S101 -- in a phase state
         _trace(core, state_name, "cancel", "cancelled", phase.name)
         _cancel_pending(core, phase)
         _finish(core, "cancelled")
@@ -945,14 +947,13 @@ def _ignore_late_input(inputs: RunInputs, core: RunCore, *args: object) -> None:
         core.log.debug("late_input_ignored", status=core.status)
 
 
-def _enter_cleanup(index: int, ending: RunStatus) -> Callable[..., PhaseRun]:
-    """The data factory of ``aborting:<phase>`` or ``cancelling:<phase>`` (cleanup phase *index*).
+def _enter_cleanup(index: int, ending: RunStatus) -> Callable[..., None]:
+    """The behaviour of a move to ``aborting:<phase>`` or ``cancelling:<phase>`` (phase *index*).
 
-    automat runs it before the behaviour of the transition that leads here; so
-    it cancels what the phase left behind still waits for itself, first.
+    It cancels what the phase left behind still waits for itself, first.
     """
 
-    def enter(inputs: RunInputs, core: RunCore) -> PhaseRun:
+    def enter(inputs: RunInputs, core: RunCore) -> None:
         name = core.host.phases[index]
         state = cleanup_state_names(name)[ending == "cancelled"]
         old = core.phase
@@ -972,14 +973,9 @@ def _enter_cleanup(index: int, ending: RunStatus) -> Callable[..., PhaseRun]:
         _call_handlers(inputs, core, phase)
         if not phase.pending:
             _phase_settled_unless_cancelled(inputs, core, phase)
-        return phase
 
     enter.__name__ = enter.__qualname__ = f"call_cleanup_handlers_of_phase_{index}_{ending}"
     return enter
-
-
-def run_cleanup_phase(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
-    """Behaviour of a move to a cleanup state: its data factory has traced it and done the work."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -995,42 +991,34 @@ def make_run_machine(  # noqa: PLR0912 -- one loop per kind of transition reads 
     builder = TypeMachineBuilder(RunInputs, RunCore)
     settled: _Settled = _phase_settled_unless_cancelled if always else _phase_settled
     waiting = builder.state("waiting")
-    phase_states = [
-        builder.state(
-            phase_state_name(name),
-            _enter_phase(
-                index,
-                "waiting" if index == 0 else phase_state_name(phases[index - 1]),
-                "begin" if index == 0 else "phase_drained",
-                settled,
-            ),
+    # Plain states: the phase under way is the core's (RunCore.phase), which
+    # costs each input less than automat's per-state data would.
+    phase_states = [builder.state(phase_state_name(name)) for name in phases]
+    enter_phase = [
+        _enter_phase(
+            index,
+            "waiting" if index == 0 else phase_state_name(phases[index - 1]),
+            "begin" if index == 0 else "phase_drained",
+            settled,
         )
-        for index, name in enumerate(phases)
+        for index in range(len(phases))
     ]
     ends = {status: builder.state(status) for status in END_STATES}
     cleanup = [index for index, name in enumerate(phases) if name in always]
-    aborting = {
-        index: builder.state(
-            cleanup_state_names(phases[index])[0], _enter_cleanup(index, "aborted")
-        )
-        for index in cleanup
-    }
-    cancelling = {
-        index: builder.state(
-            cleanup_state_names(phases[index])[1], _enter_cleanup(index, "cancelled")
-        )
-        for index in cleanup
-    }
+    aborting = {index: builder.state(cleanup_state_names(phases[index])[0]) for index in cleanup}
+    cancelling = {index: builder.state(cleanup_state_names(phases[index])[1]) for index in cleanup}
+    enter_aborting = {index: _enter_cleanup(index, "aborted") for index in cleanup}
+    enter_cancelling = {index: _enter_cleanup(index, "cancelled") for index in cleanup}
 
     def next_cleanup(index: int) -> int | None:
         return next((c for c in cleanup if c > index), None)
 
     # Every run takes begin and each phase_drained; settle only for pending results.
     # (The built machine finds a transition by a dict lookup: see machines._indexed.)
-    waiting.upon(RunInputs.begin).to(phase_states[0]).returns(None)
+    waiting.upon(RunInputs.begin).to(phase_states[0])(enter_phase[0])
     for index, state in enumerate(phase_states):
         if index + 1 < len(phase_states):
-            state.upon(RunInputs.phase_drained).to(phase_states[index + 1]).returns(None)
+            state.upon(RunInputs.phase_drained).to(phase_states[index + 1])(enter_phase[index + 1])
         else:
             state.upon(RunInputs.phase_drained).to(ends["completed"])(
                 _end_from_phase(state.name, "phase_drained", "completed")
@@ -1045,14 +1033,14 @@ def make_run_machine(  # noqa: PLR0912 -- one loop per kind of transition reads 
             )
             state.upon(RunInputs.cancel).to(ends["cancelled"])(_cancel_in(state.name))
         else:
-            state.upon(RunInputs.phase_failed).to(aborting[after])(run_cleanup_phase)
-            state.upon(RunInputs.cancel).to(cancelling[after])(run_cleanup_phase)
+            state.upon(RunInputs.phase_failed).to(aborting[after])(enter_aborting[after])
+            state.upon(RunInputs.cancel).to(cancelling[after])(enter_cancelling[after])
     # A cleanup phase run after an abort, or a cancel: on to the next one, then the end.
-    endings: tuple[tuple[RunStatus, dict[int, Any]], ...] = (
-        ("aborted", aborting),
-        ("cancelled", cancelling),
+    endings: tuple[tuple[RunStatus, dict[int, Any], dict[int, Callable[..., None]]], ...] = (
+        ("aborted", aborting, enter_aborting),
+        ("cancelled", cancelling, enter_cancelling),
     )
-    for ending, states in endings:
+    for ending, states, enter_states in endings:
         for index, state in states.items():
             after = next_cleanup(index)
             state.upon(RunInputs.settle).loop()(
@@ -1067,9 +1055,9 @@ def make_run_machine(  # noqa: PLR0912 -- one loop per kind of transition reads 
                         _end_from_phase(state.name, input_name, ending)
                     )
                 else:
-                    state.upon(end_input).to(states[after])(run_cleanup_phase)
+                    state.upon(end_input).to(states[after])(enter_states[after])
             if ending == "aborted" and after is not None:
-                state.upon(RunInputs.cancel).to(cancelling[after])(run_cleanup_phase)
+                state.upon(RunInputs.cancel).to(cancelling[after])(enter_cancelling[after])
             else:
                 # A second cancel while cancelling (stop()'s timeout ran out) ends it now.
                 state.upon(RunInputs.cancel).to(ends["cancelled"])(_cancel_in(state.name))
