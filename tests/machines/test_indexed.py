@@ -51,9 +51,12 @@ def test_lookup_agrees_with_automat() -> None:
         transitions = automaton.allTransitions()
         assert transitions
         for in_state, input_symbol, out_state, outputs in transitions:
-            found_state, found_outputs = automaton.outputForInput(in_state, input_symbol)
-            assert found_state is out_state
+            transitioner = machine(object()).__automat_transitioner__
+            transitioner._state = in_state
+            found_outputs, _ = transitioner.transition(input_symbol)
+            assert transitioner._state is out_state
             assert list(found_outputs) == list(outputs)
+            assert automaton.outputForInput(in_state, input_symbol) == (out_state, list(outputs))
 
 
 class _Inputs(Protocol):

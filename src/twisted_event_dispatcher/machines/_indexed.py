@@ -1,58 +1,77 @@
-"""A built automat machine whose transitions are looked up in a dict.
+"""A built automat machine whose instances look their transitions up in a dict.
 
 automat's :class:`~automat._core.Automaton` finds the transition for an input
 by scanning all of them (a set, in hash order) and comparing ``(state,
 input)`` pairs with the states' generated ``__eq__``: the cost of each input
 grows with the machine, and differs from process to process with the hash
-seed.  :func:`indexed` gives a built machine an automaton holding the same
-transitions and keyed by ``(id(state), input name)``: the states are the
-builder's own objects, kept alive by the automaton, so their ids are stable.
-Anything the index does not hold goes to automat's own lookup, so an
-undefined pair still raises :class:`~automat.NoTransition` as before.
+seed.  :func:`indexed` gives a built machine instances whose transitioner
+holds the same transitions keyed by ``(id(state), input name)``: the states
+are the builder's own objects, kept alive by the automaton, so their ids are
+stable.  Anything the index does not hold (and any transition while a tracer
+is set) goes to automat's own lookup, so an undefined pair still raises
+:class:`~automat.NoTransition` as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
 
 from automat import TypeMachine
-from automat._core import Automaton
-
-if TYPE_CHECKING:
-    from automat._typed import SomeOutput
+from automat._core import Transitioner
 
 __all__ = ["indexed"]
 
-_State = TypeVar("_State", bound=Hashable)
-_Input = TypeVar("_Input", bound=Hashable)
-_Output = TypeVar("_Output", bound=Hashable)
 _Inputs = TypeVar("_Inputs")
 _Core = TypeVar("_Core")
 
+_Index = dict[tuple[int, str], tuple[Any, Sequence[Any]]]
 
-class _IndexedAutomaton(Automaton[_State, _Input, _Output], Generic[_State, _Input, _Output]):
-    """An :class:`Automaton` with the transitions of *built*, found by a dict lookup."""
 
-    def __init__(self, built: Automaton[_State, _Input, _Output]) -> None:
-        super().__init__(built.initialState)
-        self._index: dict[tuple[int, _Input], tuple[_State, Sequence[_Output]]] = {}
-        for in_state, input_symbol, out_state, outputs in built.allTransitions():
-            self.addTransition(in_state, input_symbol, out_state, tuple(outputs))
-            self._index[id(in_state), input_symbol] = (out_state, tuple(outputs))
+class _IndexedTransitioner(Transitioner[Any, str, Any]):
+    """automat's transitioner, with its machine's transitions in :attr:`index`."""
 
-    def outputForInput(
+    index: ClassVar[_Index] = {}
+
+    def transition(self, inputSymbol: str) -> tuple[Sequence[Any], Any]:  # noqa: N803
+        """Move to the state *inputSymbol* leads to, and return the outputs to run."""
+        if self._tracer is None:
+            found = self.index.get((id(self._state), inputSymbol))
+            if found is not None:
+                self._state = found[0]
+                return found[1], None
+        return super().transition(inputSymbol)
+
+
+@dataclass(frozen=True)
+class _IndexedTypeMachine(TypeMachine[_Inputs, _Core], Generic[_Inputs, _Core]):
+    """A :class:`TypeMachine` whose instances use an indexed transitioner."""
+
+    transitioner: type[_IndexedTransitioner]
+
+    def __call__(
         self,
-        inState: _State,  # noqa: N803
-        inputSymbol: _Input,  # noqa: N803
-    ) -> tuple[_State, Sequence[_Output]]:
-        found = self._index.get((id(inState), inputSymbol))
-        if found is None:
-            return super().outputForInput(inState, inputSymbol)
-        return found
+        core: _Core,
+        state: Any = None,
+        dataFactory: Any = None,  # noqa: N803
+    ) -> _Inputs:
+        """Return a new instance on *core*, in the initial state (or as automat does)."""
+        if state is not None:
+            return super().__call__(core, state, dataFactory)
+        automaton = self.__automat_automaton__
+        instance: _Inputs = self.__automat_type__(  # type: ignore[assignment]
+            core, self.transitioner(automaton, automaton.initialState)
+        )
+        return instance
 
 
 def indexed(machine: TypeMachine[_Inputs, _Core]) -> TypeMachine[_Inputs, _Core]:
     """Return *machine* with its transitions indexed (see the module's docstring)."""
-    automaton: Automaton[Any, str, SomeOutput] = machine.__automat_automaton__
-    return TypeMachine(machine.__automat_type__, _IndexedAutomaton(automaton))
+    automaton = machine.__automat_automaton__
+    index: _Index = {
+        (id(in_state), input_symbol): (out_state, tuple(outputs))
+        for in_state, input_symbol, out_state, outputs in automaton.allTransitions()
+    }
+    transitioner = type("IndexedTransitioner", (_IndexedTransitioner,), {"index": index})
+    return _IndexedTypeMachine(machine.__automat_type__, automaton, transitioner)
