@@ -192,6 +192,31 @@ class PauseTests(TestCase):
             self.successResultOf(run)
         assert recorder.calls == [("h", "a"), ("h", "b")]
 
+    def test_runs_cancelled_while_held_are_forgotten(self) -> None:
+        """Runs fired and cancelled while paused (a timeout on each) do not pile up."""
+        dispatcher, _ = started()
+        recorder = Recorder()
+        add(dispatcher, recorder.sync("h"), "during")
+        dispatcher.pause()
+        for _ in range(10_000):
+            fire(dispatcher).cancel()
+        kept = fire(dispatcher)
+        assert len(dispatcher._held) <= 2 * 64  # the memory held is the point
+        dispatcher.resume()
+        assert self.successResultOf(kept).status == "completed"
+
+    def test_a_run_cancelled_while_held_frees_its_max_queued_slot(self) -> None:
+        """Cancelling a held run leaves room under max_queued for the next one fired."""
+        dispatcher, _ = started(max_queued=2)
+        recorder = Recorder()
+        add(dispatcher, recorder.sync("h"), "during")
+        with dispatcher.paused():
+            first, second = fire(dispatcher, "a"), fire(dispatcher, "b")
+            first.cancel()
+            third = fire(dispatcher, "c")
+        assert self.successResultOf(first).status == "cancelled"
+        assert [self.successResultOf(run).event for run in (second, third)] == ["b", "c"]
+
     def test_a_paused_run_sees_its_own_call(self) -> None:
         """A released run's handlers see themselves through current_call(), as any run's do."""
         dispatcher, _ = started()

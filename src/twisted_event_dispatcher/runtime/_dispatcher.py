@@ -121,6 +121,8 @@ DEFAULT_PHASES: Final = ("before", "during", "after")
 """The phases a dispatcher has unless told otherwise, as Twisted's system events have."""
 
 _ORDERINGS: Final = ("serial", "concurrent")
+_HELD_PURGE_MIN: Final = 64
+"""The least length of the held runs at which those cancelled while held are forgotten."""
 _WARNING_NAMES: Final = 5
 """Handlers a HandlerCollectedWarning names; it counts the rest."""
 _WHEN_STOPPED: Final = ("drop", "queue", "error")
@@ -442,6 +444,8 @@ class EventDispatcher(Generic[EventT]):
         self._pauses = 0
         self._held: Final[deque[RunCore]] = deque()
         """Top-level runs fired while paused, in fire order; released by resume()."""
+        self._held_purge_at = _HELD_PURGE_MIN
+        """The length of ``_held`` at which the runs cancelled while held are forgotten."""
 
     def __repr__(self) -> str:
         state = "running" if self.running else "not running"
@@ -962,17 +966,30 @@ class EventDispatcher(Generic[EventT]):
         if run.parent is not None and run.parent[0] in core.in_flight:
             return False  # part of a run under way: it begins at once
         held = self._held
+        if len(held) >= self._held_purge_at:
+            self._purge_held()  # runs cancelled while held: amortised, never per fire
         limit = core.max_queued
-        if limit is not None and core.waiting() + _count_unended(held) >= limit:
-            self._host.queue_full(run, limit)
-            return True
+        if limit is not None and core.waiting() + len(held) >= limit:
+            self._purge_held()
+            if core.waiting() + len(held) >= limit:
+                self._host.queue_full(run, limit)
+                return True
         held.append(run)
         run.log.debug("run_queued", position=len(held), reason="paused")
         return True
 
+    def _purge_held(self) -> None:
+        """Forget the held runs that have ended (cancelled while held)."""
+        held = self._held
+        unended = [run for run in held if run.status is None]
+        held.clear()
+        held.extend(unended)
+        self._held_purge_at = max(_HELD_PURGE_MIN, 2 * len(held))
+
     def _release(self) -> None:
         held = [run for run in self._held if run.status is None]
         self._held.clear()
+        self._held_purge_at = _HELD_PURGE_MIN
         for run in held:
             self._lifecycle.submit(run)
         self._host.pump()
@@ -1084,10 +1101,6 @@ def _callers_level() -> int:
         frame = frame.f_back
         level += 1
     return level
-
-
-def _count_unended(runs: Iterable[RunCore]) -> int:
-    return sum(run.status is None for run in runs)
 
 
 def _result_now(deferred: Deferred[_T]) -> _T:
