@@ -314,6 +314,25 @@ dispatcher.fire_event("a", kind="a")
     assert "handler_called" in _events(path.read_text(encoding="utf-8"))
 
 
+def test_unfinished_unsampled_runs_are_written_at_exit(tmp_path: Path) -> None:
+    """A process that exits with an unsampled run tree in flight writes it, as stop() would."""
+    path = tmp_path / "trace.jsonl"
+    script = f"""
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted_event_dispatcher import EventDispatcher
+from twisted_event_dispatcher.tracing import configure_tracing
+
+configure_tracing({str(path)!r}, forward=False, sample_rate=0.0)
+dispatcher = EventDispatcher(("kind",), reactor=Clock())
+dispatcher.start()
+dispatcher.add_event_handler(lambda event: Deferred(), "during", False)
+dispatcher.fire_event("a", kind="a")
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)  # noqa: S603
+    assert "handler_called" in _events(path.read_text(encoding="utf-8"))
+
+
 def test_a_sink_that_fails_never_breaks_a_run(capsys: pytest.CaptureFixture[str]) -> None:
     """When the sink cannot be written, runs go on, and standard error says so once."""
 

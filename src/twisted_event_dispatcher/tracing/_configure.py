@@ -503,7 +503,7 @@ class TracingHandle:
         self.path: Final = path
         """The file records are appended to, or None when writing to a stream."""
         self._active = True
-        atexit.register(self.flush)
+        atexit.register(self._at_exit)
 
     @property
     def active(self) -> bool:
@@ -516,11 +516,17 @@ class TracingHandle:
         Records are written when their run tree ends, when a record above
         debug level arrives, and every few hundred records; a run still in
         flight (or, when sampling, a run tree not ended) keeps the rest
-        until then.  Tracing calls this at interpreter exit.
+        until then.  At interpreter exit, tracing writes both, as
+        :meth:`stop` does.
 
         .. versionadded:: 1.2
         """
         self._tracer.writer.flush()
+
+    def _at_exit(self) -> None:
+        # As stop() does, short of closing: unfinished run trees held back for
+        # sampling are written too (a run that never ends is worth seeing).
+        self._tracer.stop()
 
     def stop(self) -> None:
         """Stop tracing: write what is buffered, and close the file if it was opened here.
@@ -534,7 +540,7 @@ class TracingHandle:
         if not self._active:
             return
         self._active = False
-        atexit.unregister(self.flush)
+        atexit.unregister(self._at_exit)
         from twisted_event_dispatcher.tracing import _logger
 
         if _logger._tracer is self._logger:
