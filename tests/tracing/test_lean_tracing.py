@@ -448,6 +448,24 @@ def test_sample_rate_must_be_a_share(rate: object) -> None:
         configure_tracing(io.StringIO(), sample_rate=rate)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("keyword", "value"),
+    [("level", "debug"), ("level", None), ("level", True), ("tracebacks", "json")],
+)
+def test_level_and_tracebacks_are_checked(keyword: str, value: object) -> None:
+    """A level that is no int, or tracebacks other than dict or text, is refused by name."""
+    with pytest.raises(ValueError, match=f"{keyword} must be .*; got {value!r}"):
+        configure_tracing(io.StringIO(), **{keyword: value})  # type: ignore[arg-type]
+
+
+def test_a_refused_option_leaves_no_file_open(tmp_path: Path) -> None:
+    """A refused option is refused before the trace file is created."""
+    path = tmp_path / "trace.jsonl"
+    with pytest.raises(ValueError, match="tracebacks"):
+        configure_tracing(path, tracebacks="json")  # type: ignore[arg-type]
+    assert not path.exists()
+
+
 # -- bounded values -------------------------------------------------------------------
 
 

@@ -578,6 +578,18 @@ def _check_length(value: object) -> None:
         )
 
 
+def _check_level(value: object) -> None:
+    if type(value) is not int:
+        raise ValueError(
+            f"level must be a logging level number (such as logging.INFO); got {safe_repr(value)}"
+        )
+
+
+def _check_tracebacks(value: object) -> None:
+    if type(value) is not str or value not in {"dict", "text"}:
+        raise ValueError(f"tracebacks must be 'dict' or 'text'; got {safe_repr(value)}")
+
+
 def configure_tracing(
     sink: str | os.PathLike[str] | IO[str],
     *,
@@ -642,8 +654,9 @@ def configure_tracing(
         again sends the records to the new sink instead.
 
     Raises:
-        ValueError: *sample_rate* is not between 0 and 1, or
-            *max_value_length* is below 16.
+        ValueError: *sample_rate* is not between 0 and 1,
+            *max_value_length* is below 16, *level* is no int, or
+            *tracebacks* is neither ``"dict"`` nor ``"text"``.
 
     .. versionadded:: 1.0
     .. versionchanged:: 1.2
@@ -652,6 +665,8 @@ def configure_tracing(
     """
     rate = _check_rate(sample_rate)
     _check_length(max_value_length)
+    _check_level(level)
+    _check_tracebacks(tracebacks)
     encoder = _Encoder(max_value_length, use_orjson=True)
     if isinstance(sink, (str, os.PathLike)):
         path: Path | None = Path(sink)
