@@ -466,6 +466,12 @@ def test_a_refused_option_leaves_no_file_open(tmp_path: Path) -> None:
     assert not path.exists()
 
 
+def test_a_binary_stream_is_refused() -> None:
+    """A binary stream as the sink is refused at once, not found out at the first write."""
+    with pytest.raises(TypeError, match=r"binary stream.*text mode"):
+        configure_tracing(io.BytesIO())  # type: ignore[arg-type]
+
+
 # -- bounded values -------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import functools
+import io
 import json
 import logging
 import os
@@ -654,6 +655,7 @@ def configure_tracing(
         again sends the records to the new sink instead.
 
     Raises:
+        TypeError: *sink* is a binary stream.
         ValueError: *sample_rate* is not between 0 and 1,
             *max_value_length* is below 16, *level* is no int, or
             *tracebacks* is neither ``"dict"`` nor ``"text"``.
@@ -672,6 +674,11 @@ def configure_tracing(
         path: Path | None = Path(sink)
         stream: IO[Any] = Path(sink).open("ab")  # noqa: SIM115 -- the handle closes it
         binary_sink, owned = True, True
+    elif isinstance(sink, (io.RawIOBase, io.BufferedIOBase)):
+        raise TypeError(
+            f"sink must be a path or a text stream; got the binary stream {safe_repr(sink)}: "
+            "open it in text mode, or wrap it in io.TextIOWrapper"
+        )
     else:
         path, stream, binary_sink, owned = None, sink, False, False
     exceptions: Processor = (
