@@ -591,6 +591,14 @@ def _check_tracebacks(value: object) -> None:
         raise ValueError(f"tracebacks must be 'dict' or 'text'; got {safe_repr(value)}")
 
 
+def _check_sink(value: object) -> None:
+    if isinstance(value, (io.RawIOBase, io.BufferedIOBase)):
+        raise TypeError(
+            f"sink must be a path or a text stream; got the binary stream {safe_repr(value)}: "
+            "open it in text mode, or wrap it in io.TextIOWrapper"
+        )
+
+
 def configure_tracing(
     sink: str | os.PathLike[str] | IO[str],
     *,
@@ -669,16 +677,12 @@ def configure_tracing(
     _check_length(max_value_length)
     _check_level(level)
     _check_tracebacks(tracebacks)
+    _check_sink(sink)
     encoder = _Encoder(max_value_length, use_orjson=True)
     if isinstance(sink, (str, os.PathLike)):
         path: Path | None = Path(sink)
         stream: IO[Any] = Path(sink).open("ab")  # noqa: SIM115 -- the handle closes it
         binary_sink, owned = True, True
-    elif isinstance(sink, (io.RawIOBase, io.BufferedIOBase)):
-        raise TypeError(
-            f"sink must be a path or a text stream; got the binary stream {safe_repr(sink)}: "
-            "open it in text mode, or wrap it in io.TextIOWrapper"
-        )
     else:
         path, stream, binary_sink, owned = None, sink, False, False
     exceptions: Processor = (
