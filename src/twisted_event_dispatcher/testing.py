@@ -37,7 +37,7 @@ import json
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple, TypeVar, final
+from typing import Any, NamedTuple, TypeVar, cast, final
 
 import structlog
 from twisted.internet.defer import Deferred
@@ -266,31 +266,49 @@ class Trace:
         runs = {record["run_id"]: record for record in self.named("run_created")}
         # A call that settles in place is one handler_settled record (with its
         # call count); a call that waits is handler_called, then handler_settled.
-        calls: list[CallRecord] = []
+        # Either record follows the runs the call fired (their run_created names
+        # it): the first of those holds the call's place.
+        calls: list[CallRecord | None] = []
         waiting: dict[tuple[object, object], int] = {}
-        for record in self.named("handler_called", "handler_settled"):
+        placed: dict[tuple[object, object], int] = {}
+        for record in self.named("run_created", "handler_called", "handler_settled"):
+            event = record["event"]
+            if event == "run_created":
+                parent = (record.get("parent_run_id"), record.get("parent_handler_id"))
+                if (
+                    parent[1] is not None
+                    and (run_id is None or parent[0] == run_id)
+                    and parent not in waiting
+                    and parent not in placed
+                ):
+                    placed[parent] = len(calls)
+                    calls.append(None)  # a call of another process's run stays a hole
+                continue
             if run_id is not None and record.get("run_id") != run_id:
                 continue
             key = (record.get("run_id"), record.get("handler_id"))
-            status = record.get("status") if record["event"] == "handler_settled" else None
-            if record["event"] == "handler_settled" and key in waiting:
+            status = record.get("status") if event == "handler_settled" else None
+            if event == "handler_settled" and key in waiting:
                 index = waiting.pop(key)
-                calls[index] = calls[index]._replace(status=status)
+                calls[index] = cast("CallRecord", calls[index])._replace(status=status)
                 continue
-            if record["event"] == "handler_called":
-                waiting[key] = len(calls)
             created = runs.get(record.get("run_id"), {})
-            calls.append(
-                CallRecord(
-                    run_id=record.get("run_id", ""),
-                    event_type=created.get("event_type"),
-                    details=dict(created.get("details", {})),
-                    phase=record["phase"],
-                    handler_name=record["handler_name"],
-                    status=status,
-                )
+            call = CallRecord(
+                run_id=record.get("run_id", ""),
+                event_type=created.get("event_type"),
+                details=dict(created.get("details", {})),
+                phase=record["phase"],
+                handler_name=record["handler_name"],
+                status=status,
             )
-        return calls
+            index = placed.pop(key, len(calls))
+            if index == len(calls):
+                calls.append(call)
+            else:
+                calls[index] = call
+            if event == "handler_called":
+                waiting[key] = index
+        return [call for call in calls if call is not None]
 
     def tree(self, run_id: str) -> str | None:
         """Return run *run_id* as ``tedtool trace`` prints it (its tree), or None if not traced.

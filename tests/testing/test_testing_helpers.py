@@ -95,6 +95,45 @@ def test_capture_trace_records_calls_phases_and_statuses() -> None:
     assert repr(trace) == f"<Trace of {len(trace)} records>"
 
 
+def test_trace_calls_puts_a_call_before_the_runs_it_fired() -> None:
+    """Trace.calls lists a call before the calls of the child runs it fired, waiting or not."""
+    dispatcher, _ = dispatcher_on_clock(("kind",))
+    waiting: Deferred[None] = Deferred()
+
+    def parent(event: object) -> None:
+        dispatcher.fire_event("child", kind="child")
+
+    def slow_parent(event: object) -> Deferred[None]:
+        dispatcher.fire_event("child", kind="child")
+        return waiting
+
+    def child(event: object) -> None:
+        dispatcher.fire_event("grandchild", kind="grandchild")
+
+    def grandchild(event: object) -> None:
+        pass
+
+    for handler, kind in [
+        (parent, "parent"),
+        (slow_parent, "slow"),
+        (child, "child"),
+        (grandchild, "grandchild"),
+    ]:
+        dispatcher.add_event_handler(handler, "during", False, kind=kind)
+    with capture_trace() as trace:
+        first = fire_and_settle(dispatcher, "p", kind="parent")
+        second = dispatcher.fire_event("s", kind="slow")
+        waiting.callback(None)
+    names = [(c.handler_name.rsplit(".", 1)[-1], c.status) for c in trace.calls()]
+    assert names == [
+        (top, "succeeded")
+        for parent_name in ("parent", "slow_parent")
+        for top in (parent_name, "child", "grandchild")
+    ]
+    assert [c.handler_name.rsplit(".", 1)[-1] for c in trace.calls(first.run_id)] == ["parent"]
+    assert result_of(second).status == "completed"
+
+
 def test_capture_trace_sees_dropped_runs_and_pending_calls() -> None:
     """Dropped runs count as dropped, and a call still pending has no status."""
     dispatcher, _ = dispatcher_on_clock(("kind",), start=False)
