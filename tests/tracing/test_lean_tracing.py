@@ -466,6 +466,26 @@ def test_a_refused_option_leaves_no_file_open(tmp_path: Path) -> None:
     assert not path.exists()
 
 
+@pytest.mark.parametrize("value", [1e20, float("nan"), "now"])
+def test_a_clock_that_cannot_stamp_is_refused(value: object) -> None:
+    """A clock whose time is no timestamp is refused when tracing is configured."""
+    with pytest.raises(ValueError, match="clock must return seconds since the epoch"):
+        configure_tracing(io.StringIO(), clock=lambda: value)  # type: ignore[arg-type,return-value]
+
+
+def test_a_clock_that_fails_later_never_breaks_a_run() -> None:
+    """A clock that starts failing after configuration stamps with the wall clock instead."""
+    dispatcher, _ = _dispatcher()
+    dispatcher.add_event_handler(ok, "during", False)
+    times = [0.0]
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False, clock=lambda: times[0]):
+        times[0] = 1e20
+        (run,) = _fire(dispatcher, "a")
+    assert run.status == "completed"
+    assert "run_ended" in _events(sink.getvalue(), run.run_id)
+
+
 def test_a_binary_stream_is_refused() -> None:
     """A binary stream as the sink is refused at once, not found out at the first write."""
     with pytest.raises(TypeError, match=r"binary stream.*text mode"):

@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal, TypeAlias, cast, fina
 
 import structlog
 
-from twisted_event_dispatcher._safe import safe_repr
+from twisted_event_dispatcher._safe import safe_repr, safe_str
 from twisted_event_dispatcher.tracing._logger import (
     application_logger,
     is_debug_enabled,
@@ -599,6 +599,30 @@ def _check_sink(value: object) -> None:
         )
 
 
+def _stamper(clock: Callable[[], float]) -> Callable[[], dt.datetime]:
+    """Stamp records with *clock*'s time; checked now, so a clock that cannot is refused."""
+
+    def stamp() -> dt.datetime:
+        return dt.datetime.fromtimestamp(clock(), _UTC)
+
+    try:
+        stamp()
+    except Exception as error:
+        raise ValueError(
+            f"clock must return seconds since the epoch; calling {safe_repr(clock)} "
+            f"to stamp a record failed: {type(error).__name__}: {safe_str(error)}"
+        ) from error
+
+    def guarded() -> dt.datetime:
+        # A clock that fails later stamps with the wall clock: tracing never breaks a run.
+        try:
+            return stamp()
+        except Exception:  # noqa: BLE001
+            return dt.datetime.now(_UTC)
+
+    return guarded
+
+
 def configure_tracing(
     sink: str | os.PathLike[str] | IO[str],
     *,
@@ -664,7 +688,8 @@ def configure_tracing(
 
     Raises:
         TypeError: *sink* is a binary stream.
-        ValueError: *sample_rate* is not between 0 and 1,
+        ValueError: *clock* cannot stamp a record (it raised, or its time is out of
+            range), *sample_rate* is not between 0 and 1,
             *max_value_length* is below 16, *level* is no int, or
             *tracebacks* is neither ``"dict"`` nor ``"text"``.
 
@@ -694,9 +719,7 @@ def configure_tracing(
     )
     writer = _Writer(stream, encoder, binary_sink=binary_sink)
     stamp: Callable[[], dt.datetime] = (
-        functools.partial(dt.datetime.now, _UTC)
-        if clock is None
-        else lambda: dt.datetime.fromtimestamp(clock(), _UTC)
+        functools.partial(dt.datetime.now, _UTC) if clock is None else _stamper(clock)
     )
     tracer = _Tracer(writer, level, exceptions, rate, stamp, forward=forward)
     logger = _TraceLogger(tracer, {}, None, None)
