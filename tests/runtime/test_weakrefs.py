@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import warnings
 import weakref
+from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
 from twisted.internet.defer import Deferred
 
+import twisted_event_dispatcher
 from support import TestCase, add, fire, result_of, started
 from twisted_event_dispatcher import HandlerCollectedWarning
 
@@ -143,6 +146,19 @@ class WeakReferenceTests(TestCase):
                 with pytest.warns(HandlerCollectedWarning) as caught:
                     register()
                 assert [w.filename for w in caught] == [__file__]
+
+    def test_warning_names_a_caller_whose_path_starts_like_the_package(self) -> None:
+        """Code in a sibling directory named like the package (a plugin) is the caller named."""
+        dispatcher, _ = started()
+        package = Path(twisted_event_dispatcher.__file__).parent
+        filename = f"{package}_plugin{os.sep}handlers.py"
+        code = compile("dispatcher.handlers()\n", filename, "exec")
+        with structlog.testing.capture_logs():
+            add(dispatcher, lambda event: None, "during")
+            gc.collect()
+            with pytest.warns(HandlerCollectedWarning) as caught:
+                exec(code, {"dispatcher": dispatcher})  # noqa: S102 -- code at a given path
+        assert [w.filename for w in caught] == [filename]
 
     def test_one_warning_names_every_handler_collected_since_the_last(self) -> None:
         """Seven collected at once: one warning naming five and counting two; then none."""

@@ -9,6 +9,7 @@ import inspect
 import itertools
 import math
 import operator
+import os
 import secrets
 import sys
 import warnings
@@ -1086,7 +1087,7 @@ class EventDispatcher(Generic[EventT]):
         ]
 
 
-_OWN_FILES: Final = (str(Path(__file__).parents[1]), contextlib.__file__)
+_OWN_FILES: Final = (str(Path(__file__).parents[1]) + os.sep, contextlib.__file__)
 """Frames in these are skipped: a warning names the first line of the caller's code."""
 
 
