@@ -672,7 +672,8 @@ def configure_tracing(
             debug level (a handler failed or timed out, a run was aborted,
             rejected, dropped or cancelled) or one of its runs ends other than
             ``completed``: its records are held until it ends, so that
-            decision can be made.  Unfinished trees are written on stop.
+            decision can be made.  Unfinished trees are written on stop and at
+            interpreter exit.
         max_value_length: The most characters of one text value a record
             keeps (a repr, an exception message, a detail, a traceback); a
             longer one is cut and ends with ``… (N more characters)``.  A
