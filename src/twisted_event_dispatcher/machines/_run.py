@@ -199,8 +199,8 @@ class RunCore:
     """Whether :func:`step` is feeding the machine an input (or its feedback)."""
     reentered: bool = False
     """Whether an input came in while stepping (automat queued it behind the step)."""
-    feedback: Callable[[], None] | None = None
-    """The feedback input :func:`step` feeds next."""
+    feedback: str | None = None
+    """The name of the feedback input :func:`step` feeds next."""
 
     @property
     def log(self) -> Any:
@@ -265,27 +265,57 @@ class RunCore:
         )
 
 
-def step(core: RunCore, input_method: Callable[..., None], *args: Any) -> None:
-    """Feed *core*'s machine *input_method* (one of ``core.inputs``), then its feedback.
+def step(core: RunCore, input_name: str, *args: Any) -> None:
+    """Feed *core*'s machine its input *input_name* (one of :class:`RunInputs`), then its feedback.
 
     Every input from outside the machine goes through here.  A phase that
     has settled does not call ``phase_drained`` (or ``phase_failed``) from
     inside the step, where automat would queue it and run it after the step;
-    it leaves it in :attr:`RunCore.feedback`, and this loop feeds it once
-    the step has returned: the same order, without automat's re-entrant
+    it leaves its name in :attr:`RunCore.feedback`, and this loop feeds it
+    once the step has returned: the same order, without automat's re-entrant
     queue.  Once an input has come in re-entrantly (automat queued it), the
     feedback of that step goes through automat's queue too, behind it.
+
+    An input is fed as automat's input method feeds it, with the transition
+    the machine's index holds (see :mod:`twisted_event_dispatcher.machines._indexed`):
+    the state moves, the transition's outputs run with any input they cause
+    postponed (automat's ``__automat_postponed__``, as its method does), then
+    those postponed inputs run.  Whatever the index cannot feed this way (a
+    tracer set, an input arriving inside automat's own method, a pair it does
+    not hold) goes through automat's method.
     """
+    inputs: Any = core.inputs
     if core.stepping:
         core.reentered = True
-        input_method(*args)
+        getattr(inputs, input_name)(*args)
         return
     core.stepping = True
     try:
-        input_method(*args)
-        while (feedback := core.feedback) is not None:
+        while True:
+            found = None
+            if inputs.__automat_postponed__ is None:
+                transitioner = inputs.__automat_transitioner__
+                if transitioner._tracer is None:  # automat traces through its own method
+                    found = transitioner.index.get((id(transitioner._state), input_name))
+            if found is None or found[2] is None:
+                getattr(inputs, input_name)(*args)
+            else:
+                transitioner._state = found[0]
+                postponed: list[Callable[[], None]] = []
+                inputs.__automat_postponed__ = postponed
+                try:
+                    for method in found[2]:
+                        method(inputs, core, *args)
+                finally:
+                    inputs.__automat_postponed__ = None
+                while postponed:
+                    postponed.pop(0)()
+            feedback = core.feedback
+            if feedback is None:
+                break
             core.feedback = None
-            feedback()
+            input_name = feedback
+            args = ()
     finally:
         core.stepping = core.reentered = False
         core.feedback = None
@@ -294,6 +324,9 @@ def step(core: RunCore, input_method: Callable[..., None], *args: Any) -> None:
 @final
 class _Released:
     """The inputs of a released run (see :meth:`RunCore.release`): none can come."""
+
+    __automat_postponed__: Final = ()
+    """Not None: :func:`step` takes the input method (which does nothing)."""
 
     def begin(self) -> None:
         """Never called: a released run has ended."""
@@ -454,7 +487,7 @@ class PendingCall:
         if self.state == _WAITING:
             self.state = _DONE
             core = self.core
-            step(core, core.inputs.settle, self, outcome)
+            step(core, "settle", self, outcome)
         elif self.state == _CALLING:
             self.state = _DONE
             self.outcome = outcome
@@ -666,16 +699,15 @@ def _phase_settled(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
     if core.debug:
         core.log.debug("phase_completed", phase=phase.name, failed=phase.failed)
     if phase.failed and (core.host.abort_on_error or core.abort_reason is not None):
-        phase.leaving = "phase_failed"
-        feedback = inputs.phase_failed
+        phase.leaving = feedback = "phase_failed"
     else:
-        feedback = inputs.phase_drained
+        feedback = "phase_drained"
     if core.stepping and not core.reentered:
         # Nothing is queued behind the step under way: step() feeds it next,
         # as automat would have (the only input it would have queued).
         core.feedback = feedback
     else:
-        feedback()  # automat queues it behind the inputs queued before it
+        getattr(inputs, feedback)()  # automat queues it behind the inputs queued before it
 
 
 def _phase_settled_unless_cancelled(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:

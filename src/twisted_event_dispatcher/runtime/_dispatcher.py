@@ -1146,7 +1146,7 @@ def _refuse(run: RunCore, failure: Failure) -> None:
 def _cancel_run(run: RunCore) -> Callable[[Deferred[EventRun]], None]:
     def cancel(deferred: Deferred[EventRun]) -> None:
         run.cancel_requested = True
-        step(run, run.inputs.cancel)
+        step(run, "cancel")
         if not deferred.called:
             # Twisted would fail the Deferred with CancelledError: deliver the
             # run now instead.  Either it was cancelled from inside one of its
@@ -1297,9 +1297,9 @@ class _Host:
         if run.debug:
             run.log.debug("run_started")
         if run.context is None:
-            step(run, run.inputs.begin)
+            step(run, "begin")
         else:
-            run.context.run(step, run, run.inputs.begin)
+            run.context.run(step, run, "begin")
 
     def _unmatchable(self, run: RunCore, error: Exception) -> None:
         # A detail value's __eq__ raised against a spec registered while the run
@@ -1323,7 +1323,7 @@ class _Host:
 
     def drop(self, run: RunCore) -> None:
         if run.status is None:
-            step(run, run.inputs.drop)
+            step(run, "drop")
 
     def reject(self, run: RunCore, state: str) -> None:
         if run.status is not None:
@@ -1380,7 +1380,7 @@ class _Host:
             if run.status is None and run.deferred.called:
                 # Still in a cleanup phase (or cancelled earlier and cleaning up):
                 # a second cancel cuts the cleanup short, so the stop stays bounded.
-                step(run, run.inputs.cancel)
+                step(run, "cancel")
         except Exception:  # the stop must end, whatever a canceller does
             run.log.exception("run_cancel_failed", reason="stop() timed out")
         if run.status is None:
