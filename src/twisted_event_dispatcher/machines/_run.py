@@ -197,10 +197,10 @@ class RunCore:
     """:attr:`log`, once bound."""
     stepping: bool = False
     """Whether :func:`step` is feeding the machine an input (or its feedback)."""
-    reentered: bool = False
-    """Whether an input came in while stepping (automat queued it behind the step)."""
+    queued: list[tuple[str, tuple[Any, ...]]] | None = None
+    """The inputs that came in while stepping, in order: :func:`step` feeds them next."""
     feedback: str | None = None
-    """The name of the feedback input :func:`step` feeds next."""
+    """The name of the feedback input :func:`step` feeds next (before :attr:`queued`)."""
 
     @property
     def log(self) -> Any:
@@ -266,67 +266,76 @@ class RunCore:
 
 
 def step(core: RunCore, input_name: str, *args: Any) -> None:
-    """Feed *core*'s machine its input *input_name* (one of :class:`RunInputs`), then its feedback.
+    """Feed *core*'s machine its input *input_name* (one of :class:`RunInputs`), then what follows.
 
-    Every input from outside the machine goes through here.  A phase that
-    has settled does not call ``phase_drained`` (or ``phase_failed``) from
-    inside the step, where automat would queue it and run it after the step;
-    it leaves its name in :attr:`RunCore.feedback`, and this loop feeds it
-    once the step has returned: the same order, without automat's re-entrant
-    queue.  Once an input has come in re-entrantly (automat queued it), the
-    feedback of that step goes through automat's queue too, behind it.
+    Every input goes through here, from outside the machine or from inside
+    it.  An input that comes in while a step is under way (a handler
+    cancelling its own run, a handler result settling during a transition)
+    waits in :attr:`RunCore.queued` and is fed once the step has returned,
+    in arrival order: what automat's re-entrant queue would do.  A phase that
+    has settled leaves its feedback (``phase_drained`` or ``phase_failed``)
+    in :attr:`RunCore.feedback`, fed right after the input that settled it
+    (behind the queued inputs, if any came first).
 
-    An input is fed as automat's input method feeds it, with the transition
-    the machine's index holds (see :mod:`twisted_event_dispatcher.machines._indexed`):
-    the state moves, the transition's outputs run with any input they cause
-    postponed (automat's ``__automat_postponed__``, as its method does), then
-    those postponed inputs run.  Whatever the index cannot feed this way (a
-    tracer set, an input arriving inside automat's own method, a pair it does
-    not hold) goes through automat's method.
+    An input is fed with the transition the machine's index holds (see
+    :mod:`twisted_event_dispatcher.machines._indexed`): the state moves and the
+    transition's outputs run, which is what automat's input method does,
+    without its three frames per input.  Whatever the index cannot feed
+    that way (a tracer set, a pair it does not hold) goes through automat's
+    method.
     """
-    inputs: Any = core.inputs
     if core.stepping:
-        core.reentered = True
-        getattr(inputs, input_name)(*args)
+        queued = core.queued
+        if queued is None:
+            queued = core.queued = []
+        if core.feedback is not None:  # it came first: it goes first
+            queued.append((core.feedback, ()))
+            core.feedback = None
+        queued.append((input_name, args))
         return
     core.stepping = True
+    inputs: Any = core.inputs
     try:
         while True:
-            found = None
-            if inputs.__automat_postponed__ is None:
-                transitioner = inputs.__automat_transitioner__
-                if transitioner._tracer is None:  # automat traces through its own method
-                    found = transitioner.index.get((id(transitioner._state), input_name))
+            transitioner = inputs.__automat_transitioner__
+            found = (
+                transitioner.index.get((id(transitioner._state), input_name))
+                if transitioner._tracer is None  # automat traces through its own method
+                else None
+            )
             if found is None or found[2] is None:
                 getattr(inputs, input_name)(*args)
             else:
                 transitioner._state = found[0]
-                postponed: list[Callable[[], None]] = []
-                inputs.__automat_postponed__ = postponed
-                try:
-                    for method in found[2]:
-                        method(inputs, core, *args)
-                finally:
-                    inputs.__automat_postponed__ = None
-                while postponed:
-                    postponed.pop(0)()
+                for method in found[2]:
+                    method(inputs, core, *args)
             feedback = core.feedback
-            if feedback is None:
+            if feedback is not None:
+                core.feedback = None
+                input_name = feedback
+                args = ()
+            elif core.queued:
+                input_name, args = core.queued.pop(0)
+            else:
                 break
-            core.feedback = None
-            input_name = feedback
-            args = ()
     finally:
-        core.stepping = core.reentered = False
-        core.feedback = None
+        core.stepping = False
+        core.feedback = core.queued = None
+
+
+@final
+class _NoIndex:
+    """A transitioner with a tracer set: :func:`step` goes to the input method."""
+
+    _tracer: Final = "released"
 
 
 @final
 class _Released:
     """The inputs of a released run (see :meth:`RunCore.release`): none can come."""
 
-    __automat_postponed__: Final = ()
-    """Not None: :func:`step` takes the input method (which does nothing)."""
+    __automat_transitioner__: Final = _NoIndex()
+    """:func:`step` finds no transition here, and calls the input method (which does nothing)."""
 
     def begin(self) -> None:
         """Never called: a released run has ended."""
@@ -702,12 +711,11 @@ def _phase_settled(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
         phase.leaving = feedback = "phase_failed"
     else:
         feedback = "phase_drained"
-    if core.stepping and not core.reentered:
-        # Nothing is queued behind the step under way: step() feeds it next,
-        # as automat would have (the only input it would have queued).
+    if core.stepping and not core.queued:
+        # Nothing is queued behind the step under way: step() feeds it next.
         core.feedback = feedback
     else:
-        getattr(inputs, feedback)()  # automat queues it behind the inputs queued before it
+        step(core, feedback)  # queued behind the inputs queued before it
 
 
 def _phase_settled_unless_cancelled(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
