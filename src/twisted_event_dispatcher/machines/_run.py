@@ -195,6 +195,8 @@ class RunCore:
     inputs: RunInputs = field(init=False)
     bound_log: Any = None
     """:attr:`log`, once bound."""
+    clock: IReactorTime = field(init=False)
+    """``host.clock``, taken when the run was created (read for every handler)."""
     stepping: bool = False
     """Whether :func:`step` is feeding the machine an input (or its feedback)."""
     queued: list[tuple[str, tuple[Any, ...]]] | None = None
@@ -423,7 +425,30 @@ class PendingCall:
 
     def succeeded(self, result: object) -> None:
         """Callback of the handler's Deferred."""
-        self._settle("succeeded", result, None)
+        if self.timer is not None or self.state != _WAITING:
+            self._settle("succeeded", result, None)
+            return
+        # The common case, without _settle's frame: a success while the run waits.
+        now = self.seconds()
+        self.state = _DONE
+        step(
+            self.core,
+            "settle",
+            self,
+            _outcome(
+                HandlerOutcome,
+                (
+                    self.handler_id,
+                    self.name,
+                    self.phase,
+                    "succeeded",
+                    result,
+                    None,
+                    now - self.started,
+                    now,
+                ),
+            ),
+        )
 
     def failed(self, failure: Failure) -> None:
         """Errback of the handler's Deferred; consumes the failure, which the run records."""
@@ -734,7 +759,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
     if not regs:
         return
     host = core.host
-    clock = host.clock
+    clock = core.clock
     seconds = clock.seconds
     event = core.event
     debug = core.debug
@@ -769,7 +794,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
                 observed = observation.handler_calling(reg, started)
             try:
                 result = handler(event)
-                if result is not None:
+                if result is not None and type(result) is not Deferred:
                     if type(result) is CoroutineType:
                         result = host.from_coroutine(result)
                     elif hasattr(type(result), "__await__") and not isinstance(result, Deferred):
@@ -853,11 +878,16 @@ _Settled = Callable[[RunInputs, RunCore, PhaseRun], None]
 
 
 def _enter_phase(
-    index: int, from_state: str, input_name: str, settled: _Settled = _phase_settled
+    phases: tuple[str, ...],
+    index: int,
+    from_state: str,
+    input_name: str,
+    settled: _Settled = _phase_settled,
 ) -> Callable[..., None]:
+    name = phases[index]
+    state = phase_state_name(name)
+
     def enter(inputs: RunInputs, core: RunCore) -> None:
-        name = core.host.phases[index]
-        state = phase_state_name(name)
         phase = core.phase = PhaseRun(index, name, state)
         if core.debug:
             _trace(core, from_state, input_name, state, name)
@@ -1044,6 +1074,7 @@ def make_run_machine(  # noqa: PLR0912 -- one loop per kind of transition reads 
     phase_states = [builder.state(phase_state_name(name)) for name in phases]
     enter_phase = [
         _enter_phase(
+            phases,
             index,
             "waiting" if index == 0 else phase_state_name(phases[index - 1]),
             "begin" if index == 0 else "phase_drained",

@@ -1212,7 +1212,11 @@ class _Host:
         logger = get_logger()
         debug = is_debug_enabled(logger)
         run = RunCore(self, run_id, parent, event, details, logger, debug, matches, origin)
-        run.fired_at = self.clock.seconds()
+        clock = self._reactor
+        if clock is None:
+            clock = self.clock
+        run.clock = clock
+        run.fired_at = clock.seconds()
         if self._nesting >= _MAX_NESTING:
             # Too deep to begin inside fire_event: it begins from an enclosing
             # loop, in the context of the handler that fired it all the same.
@@ -1293,7 +1297,7 @@ class _Host:
             except Exception as error:  # noqa: BLE001 -- delivered through the run's Deferred
                 self._unmatchable(run, error)
                 return
-        run.started = self.clock.seconds()
+        run.started = run.clock.seconds()
         if run.debug:
             run.log.debug("run_started")
         if run.context is None:
