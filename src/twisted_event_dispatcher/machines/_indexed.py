@@ -34,6 +34,8 @@ __all__ = ["indexed"]
 _Inputs = TypeVar("_Inputs")
 _Core = TypeVar("_Core")
 
+_new = object.__new__
+
 _Index = dict[tuple[int, str], tuple[Any, Sequence[Any], tuple[Any, ...] | None]]
 """``(id(state), input) -> (next state, outputs, the outputs' plain methods or None)``."""
 
@@ -69,11 +71,19 @@ class _IndexedTypeMachine(TypeMachine[_Inputs, _Core], Generic[_Inputs, _Core]):
         """Return a new instance on *core*, in the initial state (or as automat does)."""
         if state is not None:
             return super().__call__(core, state, dataFactory)
+        # What the two classes' __init__ would set, without their two frames
+        # (neither does more: automat's InputImplementer is a plain dataclass).
         automaton = self.__automat_automaton__
-        instance: _Inputs = self.__automat_type__(  # type: ignore[assignment]
-            core, self.transitioner(automaton, automaton.initialState)
-        )
-        return instance
+        transitioner = _new(self.transitioner)
+        transitioner._automaton = automaton
+        transitioner._state = automaton.initialState
+        transitioner._tracer = None
+        instance: Any = _new(self.__automat_type__)
+        instance.__automat_core__ = core
+        instance.__automat_transitioner__ = transitioner
+        instance.__automat_data__ = None
+        instance.__automat_postponed__ = None
+        return instance  # type: ignore[no-any-return]
 
 
 def _plain_methods(outputs: Sequence[Any]) -> tuple[Any, ...] | None:

@@ -1251,8 +1251,27 @@ class _Host:
         return run
 
     def pump(self) -> None:
-        """Carry out what the lifecycle machine decided, in order, and deliver ended runs."""
-        self._loop(actions=True)
+        """Carry out what the lifecycle machine decided, in order, and deliver ended runs.
+
+        (:meth:`_loop` with *actions*, written out: every fire_event pumps.)
+        """
+        if self._nesting >= _MAX_NESTING:
+            return
+        soon = self._soon
+        queue = self._lifecycle_core.actions
+        self._nesting += 1
+        self._pumping += 1
+        try:
+            while True:
+                if soon:
+                    soon.popleft()()
+                elif queue:
+                    queue.popleft()()
+                else:
+                    break
+        finally:
+            self._nesting -= 1
+            self._pumping -= 1
 
     def _loop(self, *, actions: bool) -> None:
         """Do what is due soon (:meth:`call_soon`), then (with *actions*) the actions.
@@ -1413,9 +1432,20 @@ class _Host:
         if run.observation is not None:
             run.observation.run_ended(result)
         lifecycle_run_ended(self._lifecycle, self._lifecycle_core, run)
+        soon = self._soon
         if run.deferred.called:  # cancelled while a transition was under way
             run.release()
+        elif not soon and self._nesting < _MAX_NESTING:
+            # Nothing is due before it: deliver it now, as _loop would, nested as
+            # deep as _loop would nest it.
+            self._nesting += 1
+            try:
+                run.deferred.callback(result)  # _deliver's work (its Deferred is not called)
+                run.release()
+            finally:
+                self._nesting -= 1
         else:
-            self._soon.append(functools.partial(_deliver, run, result))
+            soon.append(functools.partial(_deliver, run, result))
         # Inside a pump, the actions are left to it: the run's step ends first.
-        self._loop(actions=not self._pumping)
+        if soon or not self._pumping:
+            self._loop(actions=not self._pumping)
