@@ -423,35 +423,62 @@ class PendingCall:
         self.timeout: float | None = None
         """Once the timer has run out: the timeout, in seconds."""
 
-    def succeeded(self, result: object) -> None:
-        """Callback of the handler's Deferred."""
+    def settled(self, result: object) -> None:
+        """Callback and errback of the handler's Deferred (added with ``addBoth``)."""
+        if isinstance(result, Failure):
+            self.failed(result)
+            return
         if self.timer is not None or self.state != _WAITING:
             self._settle("succeeded", result, None)
             return
         # The common case, without _settle's frame: a success while the run waits.
         now = self.seconds()
         self.state = _DONE
-        step(
-            self.core,
-            "settle",
-            self,
-            _outcome(
-                HandlerOutcome,
-                (
-                    self.handler_id,
-                    self.name,
-                    self.phase,
-                    "succeeded",
-                    result,
-                    None,
-                    now - self.started,
-                    now,
-                ),
+        core = self.core
+        outcome = _outcome(
+            HandlerOutcome,
+            (
+                self.handler_id,
+                self.name,
+                self.phase,
+                "succeeded",
+                result,
+                None,
+                now - self.started,
+                now,
             ),
         )
+        inputs: Any = core.inputs
+        transitioner = inputs.__automat_transitioner__
+        found = (
+            None
+            if core.stepping or transitioner._tracer is not None
+            else transitioner.index.get((id(transitioner._state), "settle"))
+        )
+        if found is None or found[2] is None:
+            step(core, "settle", self, outcome)
+            return
+        # step()'s work, written out for the input every waiting call ends with:
+        # the settle transition, then (once the phase has settled) what followed.
+        core.stepping = True
+        try:
+            transitioner._state = found[0]
+            for method in found[2]:
+                method(inputs, core, self, outcome)
+        finally:
+            core.stepping = False
+            feedback, queued = core.feedback, core.queued
+            core.feedback = core.queued = None
+        if feedback is not None:
+            core.queued = queued
+            step(core, feedback)
+        elif queued:
+            input_name, args = queued.pop(0)
+            core.queued = queued
+            step(core, input_name, *args)
 
     def failed(self, failure: Failure) -> None:
-        """Errback of the handler's Deferred; consumes the failure, which the run records."""
+        """The handler's Deferred has failed; consumes the failure, which the run records."""
         # isinstance, not Failure.check(): that names the exception's classes,
         # which a class with an odd __module__ makes raise.
         if self.timeout is not None and isinstance(failure.value, CancelledError):
@@ -848,7 +875,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
                     observation.handler_settled(outcome)
                 continue
             call = PendingCall(core, reg, started, seconds)
-            result.addCallbacks(call.succeeded, call.failed)
+            result.addBoth(call.settled)
             if call.outcome is not None:
                 _record(core, phase, call.outcome, call=call_number)
             else:
