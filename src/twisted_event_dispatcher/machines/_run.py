@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from twisted_event_dispatcher.runtime._observe import RunObservation
     from twisted_event_dispatcher.runtime._records import RunOrigin
     from twisted_event_dispatcher.runtime._registry import Matches, Registration
-    from twisted_event_dispatcher.typing import OutcomeStatus, RunStatus
+    from twisted_event_dispatcher.typing import HandlerId, OutcomeStatus, RunStatus
 
 __all__ = [
     "CURRENT_CALL",
@@ -377,6 +377,8 @@ class PhaseRun:
         self.leaving = "phase_drained"
 
 
+_MISSING: Final = object()
+
 _CALLING: Final = 0
 _WAITING: Final = 1
 _DONE: Final = 2
@@ -405,23 +407,23 @@ class PendingCall:
         "timer",
     )
 
-    def __init__(
-        self, core: RunCore, reg: Registration, started: float, seconds: Callable[[], float]
-    ) -> None:
-        self.core: Final = core
-        self.seconds: Final = seconds
-        """The run's clock (``core.host.clock.seconds``), read when the call settles."""
-        self.handler_id: Final = reg.handler_id
-        self.name: Final = reg.name
-        self.phase: Final = reg.phase
-        self.started: Final = started
-        self.state = _CALLING
-        self.outcome: HandlerOutcome | None = None
-        self.deferred: Deferred[Any] | None = None
-        self.slot = -1
-        self.timer: IDelayedCall | None = None
-        self.timeout: float | None = None
-        """Once the timer has run out: the timeout, in seconds."""
+    # Made by _call_handlers, which sets every field itself (no __init__ frame per call).
+    core: RunCore
+    seconds: Callable[[], float]
+    """The run's clock (``core.clock.seconds``), read when the call settles."""
+    handler_id: HandlerId
+    name: str
+    phase: str
+    started: float
+    state: int
+    outcome: HandlerOutcome | None
+    """Its outcome, when its Deferred had a result already as it was called."""
+    deferred: Deferred[Any]
+    """The handler's Deferred (set once it waits)."""
+    slot: int
+    timer: IDelayedCall | None
+    timeout: float | None
+    """Once the timer has run out: the timeout, in seconds."""
 
     def settled(self, result: object) -> None:
         """Callback and errback of the handler's Deferred (added with ``addBoth``)."""
@@ -513,7 +515,6 @@ class PendingCall:
 
     def cancel(self) -> None:
         """Cancel the call's Deferred; a canceller that raises is logged, never raised."""
-        assert self.deferred is not None  # noqa: S101 -- set when it started waiting
         try:
             self.deferred.cancel()
         except BaseException:  # noqa: BLE001 -- the handler's bug must not stop the run
@@ -793,6 +794,7 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
     phase_name = phase.name
     append = core.outcomes.append
     set_call = CURRENT_CALL.set
+    new_call = object.__new__
     observation = core.observation
     # The context variable is set for each call, and reset once, after the
     # last: between two calls only this loop runs, so it is never read then.
@@ -874,10 +876,18 @@ def _call_handlers(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:  
                 if observation is not None:
                     observation.handler_settled(outcome)
                 continue
-            call = PendingCall(core, reg, started, seconds)
-            result.addBoth(call.settled)
+            call = new_call(PendingCall)
+            call.core = core
+            call.seconds = seconds
+            call.handler_id = reg.handler_id
+            call.name = reg.name
+            call.phase = reg.phase
+            call.started = started
+            call.state = _CALLING
+            call.outcome = call.timer = call.timeout = None
+            result.addBoth(call.settled)  # sets call.outcome if the Deferred has its result
             if call.outcome is not None:
-                _record(core, phase, call.outcome, call=call_number)
+                _record(core, phase, call.outcome, call=call_number)  # type: ignore[unreachable]
             else:
                 if debug:
                     core.log.debug(
@@ -957,13 +967,12 @@ def _settled_in(state_name: str, settled: _Settled = _phase_settled) -> Callable
     ) -> None:
         phase = core.phase
         assert phase is not None  # noqa: S101 -- in a phase state
-        if call not in phase.pending:
+        if phase.pending.pop(call, _MISSING) is _MISSING:
             # A settlement queued behind the cancel that left its phase: recorded then.
             _ignore_late_input(inputs, core)
             return
         if core.debug:
             _trace(core, state_name, "settle", state_name, phase.name)
-        del phase.pending[call]
         if outcome.status == "succeeded" and core.observation is None and not core.debug:
             core.outcomes[call.slot] = outcome  # _record's work for a plain success
         else:
