@@ -16,7 +16,13 @@ from twisted.internet.task import Clock
 
 from twisted_event_dispatcher import AbortRun, EventDispatcher, EventRun
 from twisted_event_dispatcher.testing import capture_trace
-from twisted_event_dispatcher.tracing import _configure, configure_tracing, format_tree, read_runs
+from twisted_event_dispatcher.tracing import (
+    Timestamps,
+    _configure,
+    configure_tracing,
+    format_tree,
+    read_runs,
+)
 
 # -- helpers ----------------------------------------------------------------------------
 
@@ -618,8 +624,12 @@ def test_values_json_cannot_take_are_written_as_bounded_reprs() -> None:
     assert record["wide"] == 2**70
 
 
+@pytest.mark.parametrize(
+    ("timestamps", "written"),
+    [("seconds", 1_772_366_400.25), ("iso", "2026-03-01T12:00:00.250000Z")],
+)
 def test_the_standard_library_encoder_writes_the_same_records(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, timestamps: Timestamps, written: object
 ) -> None:
     """Without orjson, the standard library's json writes records that read back the same."""
     texts = []
@@ -630,12 +640,14 @@ def test_the_standard_library_encoder_writes_the_same_records(
         dispatcher.add_event_handler(ok, "during", False)
         dispatcher.add_event_handler(boom, "after", False)
         sink = io.StringIO()
-        with configure_tracing(sink, forward=False, clock=lambda: 1_772_366_400.25):
+        with configure_tracing(
+            sink, forward=False, clock=lambda: 1_772_366_400.25, timestamps=timestamps
+        ):
             _fire(dispatcher, "a")
         texts.append(sink.getvalue())
     fast, slow = ([_strip(r) for r in _records(text)] for text in texts)
     assert fast == slow
-    assert fast[0]["timestamp"] == "2026-03-01T12:00:00.250000Z"
+    assert all(record["timestamp"] == written for record in fast)
 
 
 def _strip(record: dict[str, Any]) -> dict[str, Any]:
@@ -780,3 +792,58 @@ def test_a_traceback_that_cannot_be_rendered_leaves_the_record() -> None:
     (record,) = [r for r in _records(sink.getvalue()) if r["event"] == "broken"]
     assert "exception" not in record
     assert "exc_info" not in record
+
+
+def test_a_bound_value_and_the_records_own_keys_win_over_fields() -> None:
+    """A field named like a bound key, the level or the stamp does not replace it."""
+    from twisted_event_dispatcher.tracing._logger import get_logger
+
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False, clock=lambda: 5.0):
+        log = get_logger().bind(run_id="own-1", parent_run_id="own-0")
+        log.debug("custom", run_id="other", n=1)
+        log.debug("custom", level="info", n=2)
+        log.debug("custom", timestamp="then", n=3)
+        log.debug("custom", parent_run_id=None, n=4)
+        log.debug("custom", n=5)  # the fast path, for comparison
+    pairs = [json.loads(line, object_pairs_hook=list) for line in sink.getvalue().splitlines()]
+    assert all(len({key for key, _ in pair}) == len(pair) for pair in pairs)  # no key twice
+    records = [dict(pair) for pair in pairs if dict(pair)["event"] == "custom"]
+    expected = {"run_id": "own-1", "parent_run_id": "own-0", "level": "debug", "timestamp": 5.0}
+    assert [r["n"] for r in records] == [1, 2, 3, 4, 5]
+    assert all({key: r[key] for key in expected} == expected for r in records)
+
+
+def test_every_key_is_written_once() -> None:
+    """A fast-path line holds each key once: fields, event, stamp, bound values, level."""
+    from twisted_event_dispatcher.tracing._logger import get_logger
+
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False, clock=lambda: 5.0):
+        get_logger().bind(run_id="once-1").debug("custom", a=1, b="x")
+        get_logger().bind(run_id="once-2").debug("empty")
+    pairs = [json.loads(line, object_pairs_hook=list) for line in sink.getvalue().splitlines()]
+    assert [[key for key, _ in pair] for pair in pairs] == [
+        ["a", "b", "event", "timestamp", "run_id", "level"],
+        ["event", "timestamp", "run_id", "level"],
+    ]
+
+
+def test_timestamps_iso_writes_utc_text_and_reads_back() -> None:
+    """With timestamps="iso" every record's stamp is ISO 8601 text, read back as seconds."""
+    dispatcher, _ = _dispatcher()
+    dispatcher.add_event_handler(ok, "during", False)
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False, clock=lambda: 1_772_366_400.0, timestamps="iso"):
+        _fire(dispatcher, "a")
+    stamps = {r["timestamp"] for r in _records(sink.getvalue())}
+    assert stamps == {"2026-03-01T12:00:00Z"}
+    (tree,) = read_runs(io.BytesIO(sink.getvalue().encode()))
+    assert tree.start_time == 1_772_366_400.0
+
+
+@pytest.mark.parametrize("timestamps", ["ISO", "datetime", None, 1])
+def test_timestamps_must_be_seconds_or_iso(timestamps: object) -> None:
+    """Any other timestamps= is refused."""
+    with pytest.raises(ValueError, match="timestamps"):
+        configure_tracing(io.StringIO(), timestamps=timestamps)  # type: ignore[arg-type]

@@ -56,6 +56,7 @@ from __future__ import annotations
 
 from twisted_event_dispatcher.tracing._configure import (
     DEFAULT_MAX_VALUE_LENGTH,
+    Timestamps,
     Tracebacks,
     TracingHandle,
     configure_tracing,
@@ -99,6 +100,7 @@ __all__ = [
     "Level",
     "MalformedLine",
     "RecordSpec",
+    "Timestamps",
     "TraceReader",
     "TraceStats",
     "Tracebacks",
