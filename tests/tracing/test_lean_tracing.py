@@ -847,3 +847,20 @@ def test_timestamps_must_be_seconds_or_iso(timestamps: object) -> None:
     """Any other timestamps= is refused."""
     with pytest.raises(ValueError, match="timestamps"):
         configure_tracing(io.StringIO(), timestamps=timestamps)  # type: ignore[arg-type]
+
+
+def test_a_logger_with_many_bound_values_writes_them_all_once() -> None:
+    """Past three bound values a logger's records take the general path: the same records."""
+    from twisted_event_dispatcher.tracing._logger import get_logger
+
+    sink = io.StringIO()
+    with configure_tracing(sink, forward=False, clock=lambda: 5.0):
+        bound = {"run_id": "many-1", "parent_run_id": "many-0", "origin_node": "n", "extra": 1}
+        log = get_logger().bind(**bound)
+        log.debug("custom", extra=2, n=1)
+        log.debug("custom", n=2)
+    pairs = [json.loads(line, object_pairs_hook=list) for line in sink.getvalue().splitlines()]
+    assert all(len({key for key, _ in pair}) == len(pair) for pair in pairs)
+    records = [dict(pair) for pair in pairs]
+    assert [r["n"] for r in records] == [1, 2]
+    assert all({key: r[key] for key in bound} == bound for r in records)

@@ -71,6 +71,8 @@ _MAX_HELD: Final = 10_000
 _END_EVENTS: Final = frozenset({"run_ended", "run_dropped", "run_rejected", "run_abandoned"})
 """Records after which a run writes no more (``run_abandoned``: a stop gave up on it)."""
 _NESTED_DEPTH: Final = 6
+_FAST_BOUND_KEYS: Final = 3
+"""The most bound values a logger's records can have and still take the fast path."""
 
 _UTC: Final = dt.timezone.utc
 _random: Callable[[], float] = random.random
@@ -373,9 +375,11 @@ class _TraceLogger:
         "_default",
         "_fast",
         "_forward_each",
+        "_key0",
+        "_key1",
+        "_key2",
         "_limit",
         "_lines",
-        "_reserved",
         "_stamp",
         "_tail",
         "_tracer",
@@ -402,9 +406,14 @@ class _TraceLogger:
         self._limit: Final = encoder.limit
         self._stamp: Final = tracer.stamp
         self._default: Final = encoder.default
-        self._reserved: Final = frozenset({"event", "level", "timestamp", *context})
-        """Keys a record's fields cannot take on the fast path (the record's own win)."""
-        self._tail: Final = self._encoded_tail(context) if encoder.binary else None
+        # Up to three bound keys the fast path checks fields for, padded with
+        # one it checks anyway (more bound keys: the general path).
+        self._key0, self._key1, self._key2 = (*context, "level", "level", "level")[:3]
+        self._tail: Final = (
+            self._encoded_tail(context)
+            if encoder.binary and len(context) <= _FAST_BOUND_KEYS
+            else None
+        )
         """What closes every debug record of this logger: the bound values, the level."""
 
     def _encoded_tail(self, context: dict[str, Any]) -> bytes | None:
@@ -451,7 +460,13 @@ class _TraceLogger:
             tail is None
             or tree is None
             or tree.held is not None
-            or not self._reserved.isdisjoint(fields)
+            # A bound key, or the level, among the fields: the record's own win.
+            # (Up to three bound keys, each a lookup: a frozenset's isdisjoint
+            # walks the fields and costs three times as much.)
+            or "level" in fields
+            or self._key0 in fields
+            or self._key1 in fields
+            or self._key2 in fields
         ):
             self._debug_record(tree, event, fields)
             return
