@@ -7,6 +7,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from twisted_event_dispatcher.tracing import (
     configure_tracing,
     format_tree,
     read_runs,
+    timestamp_seconds,
 )
 
 # -- helpers ----------------------------------------------------------------------------
@@ -479,17 +481,29 @@ def test_a_clock_that_cannot_stamp_is_refused(value: object) -> None:
         configure_tracing(io.StringIO(), clock=lambda: value)  # type: ignore[arg-type,return-value]
 
 
-def test_a_clock_that_fails_later_never_breaks_a_run() -> None:
+@pytest.mark.parametrize("timestamps", ["seconds", "iso"])
+@pytest.mark.parametrize("later", [1e20, float("nan"), "now"])
+def test_a_clock_that_fails_later_never_breaks_a_run(
+    later: object, timestamps: Timestamps
+) -> None:
     """A clock that starts failing after configuration stamps with the wall clock instead."""
     dispatcher, _ = _dispatcher()
     dispatcher.add_event_handler(ok, "during", False)
-    times = [0.0]
+    times: list[object] = [0.0]
     sink = io.StringIO()
-    with configure_tracing(sink, forward=False, clock=lambda: times[0]):
-        times[0] = 1e20
+    before = time.time()
+    with configure_tracing(
+        sink,
+        forward=False,
+        clock=lambda: times[0],  # type: ignore[arg-type,return-value]
+        timestamps=timestamps,
+    ):
+        times[0] = later
         (run,) = _fire(dispatcher, "a")
     assert run.status == "completed"
     assert "run_ended" in _events(sink.getvalue(), run.run_id)
+    stamps = [timestamp_seconds(r["timestamp"]) for r in _records(sink.getvalue())]
+    assert all(stamp is not None and stamp >= before - 1 for stamp in stamps)
 
 
 def test_a_binary_stream_is_refused() -> None:

@@ -75,6 +75,9 @@ _FAST_BOUND_KEYS: Final = 3
 """The most bound values a logger's records can have and still take the fast path."""
 
 _UTC: Final = dt.timezone.utc
+_FIRST_SECOND: Final = dt.datetime(1, 1, 2, tzinfo=_UTC).timestamp()
+_LAST_SECOND: Final = dt.datetime(9999, 12, 30, tzinfo=_UTC).timestamp()
+"""The seconds a stamp can hold: what a datetime (and the trace reader) can too."""
 _random: Callable[[], float] = random.random
 """Draws the sampling decision of each run tree (tests replace it)."""
 
@@ -718,7 +721,9 @@ def _seconds_stamper(clock: Callable[[], float]) -> Callable[[], float]:
         except Exception:  # noqa: BLE001
             return time.time()
         kind = type(seconds)
-        return seconds if kind is float or kind is int else time.time()
+        if (kind is float or kind is int) and _FIRST_SECOND <= seconds <= _LAST_SECOND:
+            return seconds
+        return time.time()  # NaN, out of range, no number
 
     return guarded
 
