@@ -71,8 +71,6 @@ _MAX_HELD: Final = 10_000
 _END_EVENTS: Final = frozenset({"run_ended", "run_dropped", "run_rejected", "run_abandoned"})
 """Records after which a run writes no more (``run_abandoned``: a stop gave up on it)."""
 _NESTED_DEPTH: Final = 6
-_FAST_BOUND_KEYS: Final = 3
-"""The most bound values a logger's records can have and still take the fast path."""
 
 _UTC: Final = dt.timezone.utc
 _FIRST_SECOND: Final = dt.datetime(1, 1, 2, tzinfo=_UTC).timestamp()
@@ -377,10 +375,9 @@ class _TraceLogger:
         "_debug",
         "_default",
         "_fast",
+        "_fast_tree",
         "_forward_each",
-        "_key0",
-        "_key1",
-        "_key2",
+        "_forwards",
         "_limit",
         "_lines",
         "_stamp",
@@ -409,14 +406,10 @@ class _TraceLogger:
         self._limit: Final = encoder.limit
         self._stamp: Final = tracer.stamp
         self._default: Final = encoder.default
-        # Up to three bound keys the fast path checks fields for, padded with
-        # one it checks anyway (more bound keys: the general path).
-        self._key0, self._key1, self._key2 = (*context, "level", "level", "level")[:3]
-        self._tail: Final = (
-            self._encoded_tail(context)
-            if encoder.binary and len(context) <= _FAST_BOUND_KEYS
-            else None
-        )
+        self._tail: Final = self._encoded_tail(context) if encoder.binary else None
+        self._fast_tree: Final = tree if self._tail is not None else None
+        """The tree of a logger whose records may take the fast path (None: they never do)."""
+        self._forwards: Final = self._app_debug or self._forward_each
         """What closes every debug record of this logger: the bound values, the level."""
 
     def _encoded_tail(self, context: dict[str, Any]) -> bytes | None:
@@ -453,35 +446,30 @@ class _TraceLogger:
         """Write a debug record (the hot path: one per handler call)."""
         if not self._debug:
             return
-        if self._app_debug:
-            self._app.debug(event, **self._context, **fields)
-        elif self._forward_each:
-            self._forward("debug", event, fields)
-        tree = self._tree
-        tail = self._tail
-        if (
-            tail is None
-            or tree is None
-            or tree.held is not None
-            # A bound key, or the level, among the fields: the record's own win.
-            # (Up to three bound keys, each a lookup: a frozenset's isdisjoint
-            # walks the fields and costs three times as much.)
-            or "level" in fields
-            or self._key0 in fields
-            or self._key1 in fields
-            or self._key2 in fields
-        ):
-            self._debug_record(tree, event, fields)
+        if self._forwards:
+            if self._app_debug:
+                self._app.debug(event, **self._context, **fields)
+            elif self._forward_each:
+                self._forward("debug", event, fields)
+        tree = self._fast_tree
+        if tree is None or tree.held is not None:
+            self._debug_record(self._tree, event, fields)
             return
         # The common case: a record of a sampled run, into the buffer.  The
         # keyword arguments' dict is this call's own: it takes the event and the
         # stamp, and is encoded; the bound values and the level, encoded once per
         # logger, close the line (the keys come out in another order than the
         # general path's: fields, event, timestamp, bound values, level).
+        #
+        # Fields are not checked for the bound keys or ``level`` (a check costs
+        # a twentieth of a record): the runtime's records never carry them (see
+        # EVENTS; test_no_event_takes_a_bound_key).  Were one to, its line would
+        # hold the key twice, and JSON readers (json, orjson, read_runs) take the
+        # last: the bound value, as the general path writes it.
         fields["event"] = event
         fields["timestamp"] = self._stamp()
         try:
-            line = _dumps(fields, self._default, _OPTIONS)[:-1] + tail
+            line = _dumps(fields, self._default, _OPTIONS)[:-1] + self._tail
         except TypeError:
             line = None
         # A line no longer than the limit holds no value longer than it.
