@@ -575,10 +575,12 @@ async def _await(awaitable: Awaitable[Any]) -> Any:
 
 
 def _log_success(core: RunCore, outcome: HandlerOutcome, call: int | None = None) -> None:
+    # (core.bound_log or core.log): the property is a call per record; its
+    # value, once bound, is an attribute load (here and in the per-phase records).
     # A call that settles in place writes this one record, with its call count
     # (call); one that waits wrote handler_called when it began to (call is None).
     if call is None:
-        core.log.debug(
+        (core.bound_log or core.log).debug(
             "handler_settled",
             handler_id=outcome.handler_id,
             handler_name=outcome.handler_name,
@@ -587,7 +589,7 @@ def _log_success(core: RunCore, outcome: HandlerOutcome, call: int | None = None
             duration=outcome.duration,
         )
     else:
-        core.log.debug(
+        (core.bound_log or core.log).debug(
             "handler_settled",
             handler_id=outcome.handler_id,
             handler_name=outcome.handler_name,
@@ -747,7 +749,7 @@ def _trace(
     core: RunCore, from_state: str, input_name: str, to_state: str, phase: str | None
 ) -> None:
     if core.debug:
-        core.log.debug(
+        (core.bound_log or core.log).debug(
             "run_transition",
             machine="run",
             from_state=from_state,
@@ -759,7 +761,9 @@ def _trace(
 
 def _phase_settled(inputs: RunInputs, core: RunCore, phase: PhaseRun) -> None:
     if core.debug:
-        core.log.debug("phase_completed", phase=phase.name, failed=phase.failed)
+        (core.bound_log or core.log).debug(
+            "phase_completed", phase=phase.name, failed=phase.failed
+        )
     if phase.failed and (core.host.abort_on_error or core.abort_reason is not None):
         phase.leaving = feedback = "phase_failed"
     else:
@@ -928,7 +932,7 @@ def _enter_phase(
         phase = core.phase = PhaseRun(index, name, state)
         if core.debug:
             _trace(core, from_state, input_name, state, name)
-            core.log.debug("phase_entered", phase=name)
+            (core.bound_log or core.log).debug("phase_entered", phase=name)
         if core.observation is not None:
             core.observation.phase_entered(name)
         _call_handlers(inputs, core, phase)
